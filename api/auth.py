@@ -1,0 +1,79 @@
+"""Sign-in for the phone app (JWT) and the one-time activation of enrolled patients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from tracker.services.patients import patient_activate
+
+
+def axes_username(request: Any, credentials: dict[str, Any] | None) -> str:
+    """Lock-out is per account: key it on the normalised e-mail, whatever the caller typed."""
+    raw = (credentials or {}).get("email") or ""
+    return str(raw).strip().lower()
+
+
+class AccountLocked(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many failed sign-ins: this account is locked for 15 minutes."
+    default_code = "account_locked"
+
+
+class TokenObtainApi(TokenObtainPairView):
+    """POST email + password -> access (10 min) and refresh (rotated) tokens."""
+
+    throttle_scope = "auth"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.AuthenticationFailed:
+            # django-axes refused before checking the password: say so, with a distinct code.
+            if getattr(request, "axes_locked_out", False) or getattr(
+                request._request, "axes_locked_out", False
+            ):
+                raise AccountLocked() from None
+            raise
+
+
+class TokenRefreshApi(TokenRefreshView):
+    """POST refresh -> new access and refresh; the old refresh is blacklisted (reuse -> 401)."""
+
+    throttle_scope = "auth"
+
+
+class ActivateApi(APIView):
+    """An enrolled patient sets a password with the one-time activation code."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+    throttle_scope = "activate"
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        activation_code = serializers.CharField(max_length=32)
+        password = serializers.CharField(max_length=128, write_only=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: inline_serializer(
+                "ActivateOutput", {"detail": serializers.CharField(), "email": serializers.EmailField()}
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = patient_activate(**payload.validated_data)
+        request.user = AnonymousUser()
+        return Response({"detail": "Account activated; you can now sign in.", "email": user.email})

@@ -1,0 +1,30 @@
+"""JWT authentication that loads the user with its role in the same query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+
+from tracker.models import User
+
+
+class UserJWTAuthentication(JWTAuthentication):
+    """JWT authentication that loads the user with its role in the same query."""
+
+    def get_user(self, validated_token: Any) -> User:
+        try:
+            user_id = validated_token[jwt_settings.USER_ID_CLAIM]
+        except KeyError as exc:
+            raise InvalidToken("Token contained no recognizable user identification") from exc
+        user = (
+            User.objects.select_related("staff_membership", "patient_profile")
+            .filter(**{jwt_settings.USER_ID_FIELD: user_id})
+            .first()
+        )
+        if user is None or not user.is_active:
+            raise exceptions.AuthenticationFailed("User not found or inactive.", code="user_inactive")
+        return user

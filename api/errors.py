@@ -1,0 +1,124 @@
+"""RFC 9457 problem details for every API error.
+
+drf-standardized-errors does the hard part (flattening nested serializer errors, turning
+unexpected exceptions into a generic 500 without leaking details); we only reshape its
+output into `application/problem+json` with machine-readable codes, and add handlers for
+the errors Django raises before DRF runs (oversized bodies, unknown URLs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from drf_standardized_errors.formatter import ExceptionFormatter
+from drf_standardized_errors.handler import ExceptionHandler
+from drf_standardized_errors.types import ErrorResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from api.middleware import request_id_var
+from tracker.services.errors import DomainConflict, DomainError, DomainNotFound
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://tracker.invalid/problems/"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Server error",
+    503: "Service unavailable",
+}
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+class Unprocessable(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "The request is well-formed but cannot be processed."
+    default_code = "unprocessable"
+
+
+def problem(
+    status_code: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "type": PROBLEM_BASE + code,
+        "title": _TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+        "errors": errors or [],
+        "request_id": request_id_var.get(),
+    }
+
+
+class ProblemFormatter(ExceptionFormatter):
+    def format_error_response(self, error_response: ErrorResponse) -> Any:
+        errors = [
+            {"code": e.code, "detail": e.detail, "attr": e.attr} for e in error_response.errors
+        ]
+        if isinstance(self.exc, exceptions.ValidationError):
+            code = "validation_error"
+            detail = "The request has invalid fields; see errors."
+        else:
+            code = errors[0]["code"] if errors else "error"
+            detail = errors[0]["detail"] if errors else "Error."
+        return problem(self.exc.status_code, code, detail, errors)
+
+
+class ProblemHandler(ExceptionHandler):
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, DomainConflict):
+            return Conflict(detail=exc.message, code=exc.code)
+        if isinstance(exc, DomainNotFound):
+            return exceptions.NotFound(detail=exc.message, code=exc.code)
+        if isinstance(exc, DomainError):
+            if exc.field_errors:
+                return exceptions.ValidationError(exc.field_errors, code=exc.code)
+            return exceptions.ValidationError({"non_field_errors": [exc.message]}, code=exc.code)
+        return super().convert_known_exceptions(exc)
+
+    def get_response(self, exc: exceptions.APIException, data: Any) -> Response:
+        response = super().get_response(exc, data)
+        response.content_type = PROBLEM_CONTENT_TYPE
+        return response
+
+
+def _django_problem(request: HttpRequest, status_code: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse(
+        problem(status_code, code, detail), status=status_code, content_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    # Django raises RequestDataTooBig / TooManyFieldsSent / DisallowedHost before DRF runs.
+    name = type(exception).__name__ if exception else ""
+    if name in {"RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent"}:
+        return _django_problem(request, 413, "payload_too_large", "The request body is too large.")
+    return _django_problem(request, 400, "bad_request", "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _django_problem(request, 403, "permission_denied", "You may not do this.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _django_problem(request, 404, "not_found", "Not found.")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return _django_problem(request, 500, "error", "A server error occurred.")
