@@ -1,0 +1,1 @@
+"""Evaluate a patient's timeline and upsert alerts (filled in with the detection engine)."""
