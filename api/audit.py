@@ -9,8 +9,14 @@ from rest_framework.response import Response
 
 from tracker.audit import audit_record
 
-_METHOD_ACTION = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update",
-                  "PATCH": "update", "DELETE": "delete"}
+_METHOD_ACTION = {
+    "GET": "read",
+    "HEAD": "read",
+    "POST": "create",
+    "PUT": "update",
+    "PATCH": "update",
+    "DELETE": "delete",
+}
 
 
 class AuditedMixin:

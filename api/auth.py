@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -20,6 +21,13 @@ def axes_username(request: Any, credentials: dict[str, Any] | None) -> str:
     """Lock-out is per account: key it on the normalised e-mail, whatever the caller typed."""
     raw = (credentials or {}).get("email") or ""
     return str(raw).strip().lower()
+
+
+class UserJWTScheme(SimpleJWTScheme):
+    """OpenAPI: our JWT authentication is simplejwt's bearer scheme (spectacular matches by class)."""
+
+    target_class = "api.authentication.UserJWTAuthentication"
+    name = "jwtAuth"
 
 
 class AccountLocked(exceptions.APIException):
@@ -67,7 +75,8 @@ class ActivateApi(APIView):
         request=InputSerializer,
         responses={
             200: inline_serializer(
-                "ActivateOutput", {"detail": serializers.CharField(), "email": serializers.EmailField()}
+                "ActivateOutput",
+                {"detail": serializers.CharField(), "email": serializers.EmailField()},
             )
         },
     )

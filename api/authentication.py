@@ -26,5 +26,7 @@ class UserJWTAuthentication(JWTAuthentication):
             .first()
         )
         if user is None or not user.is_active:
-            raise exceptions.AuthenticationFailed("User not found or inactive.", code="user_inactive")
+            raise exceptions.AuthenticationFailed(
+                "User not found or inactive.", code="user_inactive"
+            )
         return user

@@ -70,9 +70,16 @@ def seed_demo(*, password: str) -> list[tuple[str, str, str]]:
         demo_history.seed_patient_history(patient, index=i)
         logins.append((email, "patient", demo_clinic.name))
     other = _patient(
-        "patient1@second.example", password, second_clinic,
+        "patient1@second.example",
+        password,
+        second_clinic,
         User.objects.get(email="clinician@second.example"),
-        "Grace", "Miller", "scle", "female", False, 101,
+        "Grace",
+        "Miller",
+        "scle",
+        "female",
+        False,
+        101,
     )
     demo_history.seed_patient_history(other, index=2)
     logins.append(("patient1@second.example", "patient", second_clinic.name))

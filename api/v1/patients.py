@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from api.audit import AuditedMixin
 from api.permissions import STAFF_ROLES, role_of
+from api.v1.patient_records import PatientRecordsMixin
 from tracker.models import Patient, User
 from tracker.selectors import patients_visible_to
 from tracker.services.patients import patient_enrol
@@ -26,8 +27,19 @@ class PatientOutput(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = [
-            "id", "clinic", "email", "mrn", "first_name", "last_name", "date_of_birth", "sex",
-            "reproductive_potential", "irregular_cycles", "cle_subtype", "timezone", "status",
+            "id",
+            "clinic",
+            "email",
+            "mrn",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "reproductive_potential",
+            "irregular_cycles",
+            "cle_subtype",
+            "timezone",
+            "status",
             "created_at",
         ]
         read_only_fields = fields
@@ -45,7 +57,9 @@ class PatientEnrolInput(serializers.Serializer):
     timezone = serializers.CharField(max_length=64)
     mrn = serializers.RegexField(r"^[A-Za-z0-9._-]{1,64}$", max_length=64)
     care_team = serializers.ListField(
-        child=serializers.UUIDField(), required=False, max_length=50,
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=50,
         help_text="Staff user ids of this clinic; default: every nurse of the clinic.",
     )
 
@@ -74,6 +88,7 @@ class PatientUpdateInput(serializers.Serializer):
 
 class PatientViewSet(
     AuditedMixin,
+    PatientRecordsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -102,7 +117,11 @@ class PatientViewSet(
 
     def check_permissions(self, request: Request) -> None:
         super().check_permissions(request)
-        if request.method not in SAFE_METHODS and role_of(request) != "clinician":
+        if (
+            request.method not in SAFE_METHODS
+            and self.action in {"create", "partial_update"}
+            and role_of(request) != "clinician"
+        ):
             self.permission_denied(request, message="Only a clinician may enrol or edit patients.")
         if self.action == "list" and role_of(request) not in {*STAFF_ROLES, "patient"}:
             self.permission_denied(request)

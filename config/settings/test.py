@@ -12,8 +12,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracke
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 
-from config.settings.base import *  # noqa: E402,F403
-from config.settings.base import REST_FRAMEWORK, STORAGES, VAR_DIR  # noqa: E402
+from config.settings.base import *
+from config.settings.base import REST_FRAMEWORK, STORAGES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

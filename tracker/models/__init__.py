@@ -26,6 +26,6 @@ __all__ = [
     "User",
 ]
 
-from tracker.models.photos import LesionPhoto  # noqa: E402
+from tracker.models.photos import LesionPhoto
 
 __all__ += ["LesionPhoto"]

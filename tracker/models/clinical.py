@@ -99,6 +99,7 @@ class DoseLog(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey("tracker.Patient", on_delete=models.PROTECT, related_name="doses")
     client_id = models.UUIDField()
+    fingerprint = models.CharField(max_length=64, help_text="Hash of the submitted fields.")
     scheduled_date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices)
     dose_mg = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
@@ -134,6 +135,7 @@ class CheckIn(models.Model):
         "tracker.Patient", on_delete=models.PROTECT, related_name="check_ins"
     )
     client_id = models.UUIDField()
+    fingerprint = models.CharField(max_length=64, help_text="Hash of the submitted fields.")
     answered_at = models.DateTimeField()
     local_date = models.DateField()
     symptoms = models.JSONField(default=list)
@@ -183,6 +185,7 @@ class LabResult(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey("tracker.Patient", on_delete=models.PROTECT, related_name="labs")
     client_id = models.UUIDField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
     test = models.CharField(max_length=20, choices=Test.choices)
     value = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
     result = models.CharField(max_length=10, choices=Result.choices, blank=True)

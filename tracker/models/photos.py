@@ -46,9 +46,7 @@ class LesionPhoto(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["patient", "client_id"], name="photo_client_id_once"),
-            models.UniqueConstraint(
-                fields=["patient", "upload_sha256"], name="photo_content_once"
-            ),
+            models.UniqueConstraint(fields=["patient", "upload_sha256"], name="photo_content_once"),
         ]
         indexes = [
             models.Index(fields=["patient", "body_area", "taken_at"], name="photo_area_course"),

@@ -106,11 +106,15 @@ def patient_enrol(
             )
     except IntegrityError as exc:  # a concurrent enrolment of the same person
         raise DomainConflict("This patient is already enrolled.", code="duplicate") from exc
-    team = list(care_team) if care_team is not None else list(
-        User.objects.filter(
-            staff_membership__clinic_id=membership.clinic_id,
-            staff_membership__role=StaffMembership.Role.NURSE,
-            is_active=True,
+    team = (
+        list(care_team)
+        if care_team is not None
+        else list(
+            User.objects.filter(
+                staff_membership__clinic_id=membership.clinic_id,
+                staff_membership__role=StaffMembership.Role.NURSE,
+                is_active=True,
+            )
         )
     )
     members = {u.pk: u for u in [actor, *team] if u.clinic_id == membership.clinic_id}
