@@ -24,4 +24,6 @@ class ORJSONRenderer(JSONRenderer):
     ) -> bytes:
         if data is None:
             return b""
-        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(
+            data, default=_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -38,7 +38,7 @@ def date_range(request: Request, *, default_days: int, max_days: int = 366) -> t
     today = timezone.localdate()
     end = parse_date(request.query_params.get("to"), "to") or today
     start = parse_date(request.query_params.get("from"), "from") or (
-        end - timezone.timedelta(days=default_days - 1)
+        end - timedelta(days=default_days - 1)
     )
     if start > end:
         raise ValidationError({"from": ["Must not be after 'to'."]})

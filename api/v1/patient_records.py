@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -132,7 +133,7 @@ class PatientRecordsMixin:
     def schedule(self, request: Request, id: str) -> Response:
         patient = self._patient(request, id)
         today = schedules.local_date(timezone.now(), patient.timezone)
-        end = parse_date(request.query_params.get("to"), "to") or today + timezone.timedelta(27)
+        end = parse_date(request.query_params.get("to"), "to") or today + timedelta(27)
         start = parse_date(request.query_params.get("from"), "from") or today
         if start > end or (end - start).days > 365:
             from rest_framework.exceptions import ValidationError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from uuid import UUID
@@ -56,7 +56,7 @@ def _canonical(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, datetime):
-        return value.astimezone(timezone.UTC).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, date | UUID):
         return str(value)
     raise TypeError(type(value).__name__)
@@ -203,7 +203,7 @@ def _check_dose_date(patient: Patient, data: dict[str, Any]) -> None:
             field_errors={"scheduled_date": ["Must not be after today in your time zone."]},
         )
     taken_at = data.get("taken_at")
-    if taken_at is not None and taken_at > timezone.now() + timezone.timedelta(minutes=5):
+    if taken_at is not None and taken_at > timezone.now() + timedelta(minutes=5):
         raise DomainError(
             "taken_at is in the future.", field_errors={"taken_at": ["Must not be in the future."]}
         )
@@ -302,7 +302,7 @@ def check_in_record(
     *, patient: Patient, recorded_by: User, client_id: UUID, **data: Any
 ) -> Recorded[CheckIn]:
     """Record a weekly check-in. Idempotent on (patient, client_id)."""
-    if data["answered_at"] > timezone.now() + timezone.timedelta(minutes=5):
+    if data["answered_at"] > timezone.now() + timedelta(minutes=5):
         raise DomainError(
             "answered_at is in the future.",
             field_errors={"answered_at": ["Must not be in the future."]},
@@ -342,7 +342,7 @@ def lab_result_record(
             errors["value"] = ["This test needs a numeric value."]
         if data.get("result"):
             errors["result"] = ["Only pregnancy tests have a positive/negative result."]
-    if data["collected_at"] > timezone.now() + timezone.timedelta(minutes=5):
+    if data["collected_at"] > timezone.now() + timedelta(minutes=5):
         errors["collected_at"] = ["Must not be in the future."]
     if errors:
         raise DomainError("The lab result is not valid.", field_errors=errors)
