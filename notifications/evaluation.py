@@ -1,1 +1,209 @@
-"""Evaluate a patient's timeline and upsert alerts (filled in with the detection engine)."""
+"""Evaluate patients' timelines and upsert alerts by episode key (DESIGN.md section 2).
+
+One code path for a single patient (on commit of a write) and for the sweep (batches of
+patients): lock the batch's patient rows (SKIP LOCKED, so concurrent workers split the work
+instead of waiting), load the timelines in a fixed number of queries, run the pure rules,
+then create or update alerts with a fixed number of queries per batch. Running it twice, or
+twice at once, changes nothing the second time: the patient row lock serialises evaluations
+of one patient, and the unique (patient, rule, episode_key) backs it up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from celery import shared_task
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from notifications import routing
+from notifications.models import SEVERITY_RANK, Alert, AlertEvent
+from tracker.detection.engine import EvaluationError, evaluate
+from tracker.detection.findings import Finding
+from tracker.detection.thresholds import ThresholdError, Thresholds
+from tracker.models import ClinicRuleSettings, Patient
+from tracker.schedules import local_date
+from tracker.timeline_loader import timelines_load
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+ACTIVE = (Patient.Status.INVITED, Patient.Status.ACTIVE)
+
+
+@dataclass
+class Outcome:
+    evaluated: int = 0
+    created: list[Alert] = field(default_factory=list)
+    raised: list[Alert] = field(default_factory=list)
+    updated: int = 0
+
+
+def _thresholds(clinic_ids: Iterable[int]) -> dict[int, Thresholds]:
+    result: dict[int, Thresholds] = {}
+    for clinic_id, overrides in ClinicRuleSettings.objects.filter(
+        clinic_id__in=set(clinic_ids)
+    ).values_list("clinic_id", "overrides"):
+        try:
+            result[clinic_id] = Thresholds.from_overrides(overrides or {})
+        except ThresholdError:
+            # The admin validates overrides; a bad row written otherwise must not stop alerts.
+            logger.error("clinic %s has invalid thresholds; using defaults", clinic_id)
+    return result
+
+
+def _findings(patient: Patient, timeline: object, thresholds: Thresholds) -> list[Finding]:
+    today = local_date(timezone.now(), patient.timezone)
+    try:
+        return evaluate(timeline, today, thresholds)  # type: ignore[arg-type]
+    except EvaluationError as exc:
+        # One broken rule must not hide the others' alerts; the error is logged loudly.
+        logger.error("rule errors for patient %s: %s", patient.pk, exc)
+        return exc.findings
+
+
+@transaction.atomic
+def patients_evaluate(patient_ids: Sequence[int]) -> Outcome:
+    """Evaluate these patients (the ones not locked by another evaluation right now)."""
+    outcome = Outcome()
+    patients = list(
+        Patient.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=patient_ids, status__in=ACTIVE)
+        .order_by("pk")
+    )
+    if not patients:
+        return outcome
+    seen = {p.pk: p.change_seq for p in patients}
+    timelines = timelines_load(patients)
+    thresholds = _thresholds(p.clinic_id for p in patients)
+    findings = {
+        p.pk: _findings(p, timelines[p.pk], thresholds.get(p.clinic_id, Thresholds()))
+        for p in patients
+    }
+    _upsert(patients, findings, outcome)
+    # Under our row locks change_seq cannot move, so F("change_seq") is what we evaluated.
+    _mark_evaluated(seen, timezone.now())
+    outcome.evaluated = len(patients)
+    return outcome
+
+
+def _mark_evaluated(seen: dict[int, int], now: object) -> None:
+    from django.db.models import F
+
+    Patient.objects.filter(pk__in=list(seen)).update(
+        evaluated_seq=F("change_seq"), evaluated_at=now
+    )
+
+
+def _upsert(patients: list[Patient], findings: dict[int, list[Finding]], outcome: Outcome) -> None:
+    by_pk = {p.pk: p for p in patients}
+    wanted = {(pid, f.rule, f.episode_key): f for pid, items in findings.items() for f in items}
+    if not wanted:
+        return
+    existing = {
+        (a.patient_id, a.rule, a.episode_key): a
+        for a in Alert.objects.select_for_update().filter(patient_id__in=list(findings))
+        if (a.patient_id, a.rule, a.episode_key) in wanted
+    }
+    new: list[Alert] = []
+    changed: list[Alert] = []
+    events: list[AlertEvent] = []
+    for key, f in wanted.items():
+        alert = existing.get(key)
+        rank = SEVERITY_RANK[f.severity]
+        if alert is None:
+            patient = by_pk[key[0]]
+            new.append(
+                Alert(
+                    patient=patient,
+                    clinic_id=patient.clinic_id,
+                    rule=f.rule,
+                    episode_key=f.episode_key[:200],
+                    severity=f.severity,
+                    severity_rank=rank,
+                    summary=f.summary[:300],
+                    evidence=f.evidence,
+                )
+            )
+            continue
+        if alert.status == Alert.Status.RESOLVED or alert.evidence == f.evidence:
+            continue  # a resolved episode never reopens on the same episode key
+        raised = rank > alert.severity_rank
+        events.append(
+            AlertEvent(
+                alert=alert,
+                kind=AlertEvent.Kind.SEVERITY_RAISED if raised else AlertEvent.Kind.EVIDENCE_ADDED,
+                data={"from": alert.severity, "to": f.severity} if raised else {},
+            )
+        )
+        alert.evidence = f.evidence
+        alert.summary = f.summary[:300]
+        if raised:
+            alert.severity, alert.severity_rank = f.severity, rank
+            outcome.raised.append(alert)
+        alert.updated_at = timezone.now()
+        changed.append(alert)
+    if new:
+        # ignore_conflicts: a concurrent evaluation that slipped past the row lock (e.g. the
+        # patient row was deleted and recreated) cannot make a second alert for an episode.
+        Alert.objects.bulk_create(new, ignore_conflicts=True)
+        created = list(
+            Alert.objects.filter(
+                patient_id__in=[a.patient_id for a in new],
+                public_id__in=[a.public_id for a in new],
+            )
+        )
+        events.extend(AlertEvent(alert=a, kind=AlertEvent.Kind.CREATED) for a in created)
+        outcome.created.extend(created)
+    if changed:
+        Alert.objects.bulk_update(
+            changed, ["evidence", "summary", "severity", "severity_rank", "updated_at"]
+        )
+        outcome.updated += len(changed)
+    if events:
+        AlertEvent.objects.bulk_create(events)
+    for alert in outcome.created:
+        routing.alert_changed(alert, change="created")
+    for alert in outcome.raised:
+        routing.alert_changed(alert, change="severity_raised")
+
+
+def patient_evaluate(patient_id: int) -> Outcome:
+    return patients_evaluate([patient_id])
+
+
+def evaluation_sweep(*, batch_size: int = BATCH_SIZE) -> Outcome:
+    """Every active patient, in batches: catches evaluations a broker outage lost (change_seq
+    ahead of evaluated_seq) and runs the time-based rules (overdue tests, missing check-ins,
+    non-response) for everyone. Queries: a fixed number per batch."""
+    total = Outcome()
+    ids = list(
+        Patient.objects.filter(status__in=ACTIVE).order_by("pk").values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), batch_size):
+        part = patients_evaluate(ids[start : start + batch_size])
+        total.evaluated += part.evaluated
+        total.created.extend(part.created)
+        total.raised.extend(part.raised)
+        total.updated += part.updated
+    return total
+
+
+@shared_task(
+    name="notifications.evaluation.patient_evaluate_task",
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def patient_evaluate_task(*, patient_id: int) -> int:
+    """Evaluate one patient; a missing or inactive patient is a no-op. Returns alerts created."""
+    return len(patient_evaluate(patient_id).created)
+
+
+@shared_task(name="notifications.evaluation.evaluation_sweep_task")
+def evaluation_sweep_task() -> int:
+    return evaluation_sweep().evaluated

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.db.models.functions import Now
 
 from tracker.models import Patient
@@ -51,7 +52,7 @@ def patient_changed(patient_id: int) -> None:
     if pending is not None:
         pending.add(patient_id)
         return
-    Patient.objects.filter(pk=patient_id).update(changed_at=Now())
+    Patient.objects.filter(pk=patient_id).update(changed_at=Now(), change_seq=F("change_seq") + 1)
     send_task_on_commit(EVALUATE_TASK, patient_id=patient_id)
 
 

@@ -12,9 +12,10 @@ from django.db.models import Q
 class Patient(models.Model):
     """A patient enrolled at one clinic.
 
-    `changed_at` is bumped by every service that writes data a rule reads, and
-    `evaluated_at` by the detection engine: the sweep re-evaluates where changed > evaluated,
-    so an evaluation lost with the broker is caught up later.
+    `change_seq` is bumped by every service that writes data a rule reads, and
+    `evaluated_seq` set by the detection engine to the value it evaluated: the sweep
+    re-evaluates where change_seq > evaluated_seq, so an evaluation lost with the broker is
+    caught up later.
     """
 
     class Sex(models.TextChoices):
@@ -59,6 +60,10 @@ class Patient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(null=True, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
+    # Counters, not clocks: a write bumps change_seq under the patient's row lock, and an
+    # evaluation records the change_seq it saw; the sweep finds change_seq > evaluated_seq.
+    change_seq = models.BigIntegerField(default=0)
+    evaluated_seq = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -66,8 +71,8 @@ class Patient(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["changed_at"],
-                name="patient_needs_evaluation",
+                fields=["clinic", "status"],
+                name="patient_active_by_clinic",
                 condition=Q(status__in=["invited", "active"]),
             ),
         ]
