@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -24,7 +26,7 @@ def axes_username(request: Any, credentials: dict[str, Any] | None) -> str:
 
 
 class UserJWTScheme(SimpleJWTScheme):
-    """OpenAPI: our JWT authentication is simplejwt's bearer scheme (spectacular matches by class)."""
+    """OpenAPI: our JWT authentication is simplejwt's bearer scheme (matched by exact class)."""
 
     target_class = "api.authentication.UserJWTAuthentication"
     name = "jwtAuth"
@@ -43,7 +45,7 @@ class TokenObtainApi(TokenObtainPairView):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
-            return super().post(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
         except exceptions.AuthenticationFailed:
             # django-axes refused before checking the password: say so, with a distinct code.
             if getattr(request, "axes_locked_out", False) or getattr(
@@ -51,6 +53,10 @@ class TokenObtainApi(TokenObtainPairView):
             ):
                 raise AccountLocked() from None
             raise
+        if settings.AXES_RESET_ON_SUCCESS:
+            # axes resets on the user_logged_in signal, which a token sign-in never sends.
+            axes_reset(username=axes_username(request, request.data))
+        return response
 
 
 class TokenRefreshApi(TokenRefreshView):

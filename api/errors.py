@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter
 from drf_standardized_errors.handler import ExceptionHandler
@@ -44,6 +45,12 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state."
     default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
 
 
 class Unprocessable(exceptions.APIException):
@@ -90,6 +97,12 @@ class ProblemHandler(ExceptionHandler):
             if exc.field_errors:
                 return exceptions.ValidationError(exc.field_errors, code=exc.code)
             return exceptions.ValidationError({"non_field_errors": [exc.message]}, code=exc.code)
+        # Django refuses oversized bodies while DRF reads request.data, inside the view.
+        if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+            return PayloadTooLarge()
+        # The json module recurses per nesting level: "[[[[...]]]]" is bad input, not a bug.
+        if isinstance(exc, RecursionError) and "JSON" in str(exc):
+            return exceptions.ParseError("JSON parse error - the document is nested too deeply.")
         return super().convert_known_exceptions(exc)
 
     def get_response(self, exc: exceptions.APIException, data: Any) -> Response:

@@ -308,6 +308,11 @@ SPECTACULAR_SETTINGS = {
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",  # noqa: E501
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",
+        # Several resources have a "status" field: name each choice set after its resource.
+        "PatientStatusEnum": "tracker.models.patients.Patient.Status",
+        "DoseStatusEnum": "tracker.models.clinical.DoseLog.Status",
+        "PhotoStatusEnum": "tracker.models.photos.LesionPhoto.Status",
+        "AlertStatusEnum": "notifications.models.Alert.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
@@ -359,3 +364,52 @@ DEMO_PASSWORD = env_str("DEMO_PASSWORD", "lupus-demo-2026")
 # Lock-out is per account on purpose (the issue's rule); per-address limits come from the
 # DRF "auth" throttle scope, which is why axes' ip_address advice is silenced.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# --- Notifications (issue 6; docs/notifications.md) ------------------------------------------
+# Links in notifications point at the dashboard: /dashboard/alerts/<id>/ under this base.
+NOTIFY_DASHBOARD_BASE_URL = env_str("NOTIFY_DASHBOARD_BASE_URL", "http://localhost:8000")
+NOTIFY_HTTP_TIMEOUT = env_int("NOTIFY_HTTP_TIMEOUT", 10)
+# Six attempts with back-off 30 s, 1, 2, 4, 8 min (capped by CELERY_MAX_COUNTDOWN): a dead
+# channel gives up, and so escalates, about a quarter of an hour after the alert.
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6)
+NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 30)
+# A "sending" row older than the task hard time limit has lost its worker: safe to retry.
+NOTIFY_STUCK_SENDING_SECONDS = CELERY_TASK_TIME_LIMIT + 60
+NOTIFY_PUSH_BACKEND = env_str(
+    "NOTIFY_PUSH_BACKEND", "notifications.transports.push.LoggingPushBackend"
+)
+NOTIFY_FCM_PROJECT_ID = env_optional("NOTIFY_FCM_PROJECT_ID")
+NOTIFY_FCM_BASE_URL = env_str("NOTIFY_FCM_BASE_URL", "https://fcm.googleapis.com")
+NOTIFY_FCM_CREDENTIALS_FILE = env_optional("NOTIFY_FCM_CREDENTIALS_FILE")
+NOTIFY_FCM_TOKEN_PROVIDER = env_str(
+    "NOTIFY_FCM_TOKEN_PROVIDER", "notifications.transports.fcm_auth.ServiceAccountTokenProvider"
+)
+NOTIFY_SMS_BACKEND = env_str("NOTIFY_SMS_BACKEND", "notifications.transports.sms.LoggingSmsBackend")
+NOTIFY_SMS_URL = env_optional("NOTIFY_SMS_URL")
+NOTIFY_SMS_TOKEN = env_secret("NOTIFY_SMS_TOKEN", "") or None
+NOTIFY_SMS_SENDER = env_str("NOTIFY_SMS_SENDER", "")
+
+
+def _notify_check() -> None:
+    """A real channel configured without its settings fails start-up, not the first alert."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    missing: list[str] = []
+    if NOTIFY_PUSH_BACKEND.endswith(".FCMPushBackend"):
+        if not NOTIFY_FCM_PROJECT_ID:
+            missing.append("NOTIFY_FCM_PROJECT_ID")
+        if NOTIFY_FCM_TOKEN_PROVIDER.endswith(".ServiceAccountTokenProvider") and not (
+            NOTIFY_FCM_CREDENTIALS_FILE and Path(NOTIFY_FCM_CREDENTIALS_FILE).is_file()
+        ):
+            missing.append("NOTIFY_FCM_CREDENTIALS_FILE (an existing service-account key)")
+    if NOTIFY_SMS_BACKEND.endswith(".HttpSmsBackend"):
+        missing += [
+            n
+            for n, v in (("NOTIFY_SMS_URL", NOTIFY_SMS_URL), ("NOTIFY_SMS_TOKEN", NOTIFY_SMS_TOKEN))
+            if not v
+        ]
+    if missing:
+        raise ImproperlyConfigured("Notification channel settings missing: " + ", ".join(missing))
+
+
+_notify_check()

@@ -38,6 +38,10 @@ class UserManager(BaseUserManager["User"]):
         extra.setdefault("is_superuser", True)
         return self.create_user(email, password, **extra)
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Addresses are stored lower-cased; phone keyboards capitalise the first letter.
+        return self.get(email__iexact=(username or "").strip())
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in. E-mail addresses are unique case-insensitively."""
