@@ -46,9 +46,28 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     }
     log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,alerts",
-         "-c", "2", "-l", "info", "--without-mingle", "--without-gossip", "-n", "test@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,alerts",
+            "-c",
+            "2",
+            "-l",
+            "info",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            "test@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     from config.celery import app
 

@@ -23,16 +23,23 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def _on_treatment(patient, clinician) -> None:  # noqa: ANN001
     RegimenStep.objects.create(
-        patient=patient, starts_on=timezone.localdate() - timedelta(days=20), dose_mg=5,
-        pattern="daily", reason="start", created_by=clinician,
+        patient=patient,
+        starts_on=timezone.localdate() - timedelta(days=20),
+        dose_mg=5,
+        pattern="daily",
+        reason="start",
+        created_by=clinician,
     )
 
 
 def _red_flag_check_in(client) -> object:  # noqa: ANN001
     return client.post(
         "/api/v1/check-ins/",
-        {"client_id": str(uuid.uuid4()), "answered_at": timezone.now().isoformat(),
-         "chest_pain": True},
+        {
+            "client_id": str(uuid.uuid4()),
+            "answered_at": timezone.now().isoformat(),
+            "chest_pain": True,
+        },
         format="json",
     )
 
@@ -82,8 +89,19 @@ def _redis_stop() -> None:
 
 def _redis_start() -> None:
     subprocess.run(
-        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-         "--save", "", "--appendonly", "no"],
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         check=True,
     )
 
