@@ -14,6 +14,7 @@ from api.v1.records import (
     PrescriptionViewSet,
 )
 from api.v1.sync import SyncApi
+from notifications.urls import router as notifications_router
 
 router = SimpleRouter(trailing_slash=True)
 router.register("patients", PatientViewSet, basename="patient")
@@ -30,4 +31,5 @@ urlpatterns = [
     path("me/", MeApi.as_view(), name="me"),
     path("sync/", SyncApi.as_view(), name="sync"),
     path("", include(router.urls)),
+    path("", include(notifications_router.urls)),
 ]
