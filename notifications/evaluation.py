@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from notifications import routing
 from notifications.models import SEVERITY_RANK, Alert, AlertEvent
-from tracker.detection.engine import EvaluationError, evaluate
+from tracker.detection.engine import RULES, TIME_BASED_RULES, EvaluationError, evaluate
 from tracker.detection.findings import Finding
 from tracker.detection.thresholds import ThresholdError, Thresholds
 from tracker.models import ClinicRuleSettings, Patient
@@ -54,10 +54,16 @@ def _thresholds(clinic_ids: Iterable[int]) -> dict[int, Thresholds]:
     return result
 
 
-def _findings(patient: Patient, timeline: object, thresholds: Thresholds) -> list[Finding]:
+_TIME_BASED = {code: rule for code, rule in RULES.items() if code in TIME_BASED_RULES}
+
+
+def _findings(
+    patient: Patient, timeline: object, thresholds: Thresholds, *, time_based_only: bool
+) -> list[Finding]:
     today = local_date(timezone.now(), patient.timezone)
+    rules = _TIME_BASED if time_based_only else RULES
     try:
-        return evaluate(timeline, today, thresholds)  # type: ignore[arg-type]
+        return evaluate(timeline, today, thresholds, rules=rules)  # type: ignore[arg-type]
     except EvaluationError as exc:
         # One broken rule must not hide the others' alerts; the error is logged loudly.
         logger.error("rule errors for patient %s: %s", patient.pk, exc)
@@ -78,8 +84,15 @@ def patients_evaluate(patient_ids: Sequence[int]) -> Outcome:
     seen = {p.pk: p.change_seq for p in patients}
     timelines = timelines_load(patients)
     thresholds = _thresholds(p.clinic_id for p in patients)
+    # A patient whose data did not change since the last evaluation can only gain findings
+    # from the passing of time: run just the time-based rules for them.
     findings = {
-        p.pk: _findings(p, timelines[p.pk], thresholds.get(p.clinic_id, Thresholds()))
+        p.pk: _findings(
+            p,
+            timelines[p.pk],
+            thresholds.get(p.clinic_id, Thresholds()),
+            time_based_only=p.change_seq == p.evaluated_seq and p.evaluated_at is not None,
+        )
         for p in patients
     }
     _upsert(patients, findings, outcome)

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tracker.detection import timeline as tl
 from tracker.models import CheckIn, ClasiAssessment, DoseLog, LabResult, Patient, RegimenStep
 from tracker.schedules import local_date
-
-# Rules read doses only over recent windows (adherence: 14 days, extra doses in a taper), so
-# doses are loaded for this many days back instead of the whole treatment.
-DOSE_HISTORY_DAYS = 60
 
 
 def _symptoms(items: list[dict[str, Any]]) -> tuple[tl.SymptomAnswer, ...]:
@@ -36,12 +31,9 @@ def _symptoms(items: list[dict[str, Any]]) -> tuple[tl.SymptomAnswer, ...]:
     )
 
 
-def timelines_load(
-    patients: Sequence[Patient], *, today: date | None = None
-) -> dict[int, tl.Timeline]:
-    """Timelines keyed by patient pk. `today` (UTC date) bounds the dose history window."""
-    from django.utils import timezone
-
+def timelines_load(patients: Sequence[Patient]) -> dict[int, tl.Timeline]:
+    """Timelines keyed by patient pk, with all current data since treatment start (the
+    rules need the whole treatment: nadirs, complete response, every reduction, streaks)."""
     ids = [p.pk for p in patients]
     zones = {p.pk: p.timezone for p in patients}
     steps: dict[int, list[tl.RegimenStep]] = defaultdict(list)
@@ -103,10 +95,9 @@ def timelines_load(
         patient_id__in=ids
     ).values_list("patient_id", "id", "assessed_on", "activity_score", "damage_score"):
         clasi[pid].append(tl.ClasiScore(cid, day, activity, damage))
-    since = (today or timezone.now().date()) - timedelta(days=DOSE_HISTORY_DAYS)
     doses: dict[int, list[tl.DoseLog]] = defaultdict(list)
     for pid, did, day, status, dose in DoseLog.objects.filter(
-        patient_id__in=ids, superseded_at__isnull=True, scheduled_date__gte=since
+        patient_id__in=ids, superseded_at__isnull=True
     ).values_list("patient_id", "id", "scheduled_date", "status", "dose_mg"):
         doses[pid].append(tl.DoseLog(did, day, status, dose))
     result: dict[int, tl.Timeline] = {}

@@ -436,3 +436,25 @@ def test_local_date(moment: datetime, tz: str, expected: date) -> None:
 def test_local_date_requires_aware_datetime() -> None:
     with pytest.raises(ValueError, match="aware"):
         local_date(datetime(2026, 1, 1, 12, 0), "UTC")
+
+
+def test_doses_between_matches_dose_on_for_every_day() -> None:
+    from datetime import date as _date
+    from datetime import timedelta as _td
+    from decimal import Decimal as _D
+
+    from tracker.schedules import Step as _Step
+    from tracker.schedules import dose_on as _dose_on
+    from tracker.schedules import doses_between as _doses_between
+
+    steps = [
+        _Step(_date(2026, 1, 1), _D("10"), "daily"),
+        _Step(_date(2026, 1, 20), _D("5"), "alternate_days"),
+        _Step(_date(2026, 2, 3), _D("5"), "weekdays", weekdays=(0, 2, 4)),
+        _Step(_date(2026, 2, 20), _D("10"), "cycle", cycle_days_on=21, cycle_length=28),
+        _Step(_date(2026, 3, 30), _D("0"), "hold"),
+        _Step(_date(2026, 4, 5), _D("0"), "stopped"),
+    ]
+    start, end = _date(2025, 12, 25), _date(2026, 4, 10)
+    days = [start + _td(days=n) for n in range((end - start).days + 1)]
+    assert _doses_between(steps, start, end) == [_dose_on(steps, d) for d in days]

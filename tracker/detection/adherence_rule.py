@@ -29,7 +29,7 @@ from typing import Any
 from tracker.detection.findings import Finding, dec, plural
 from tracker.detection.thresholds import Thresholds
 from tracker.detection.timeline import DoseLog, Timeline
-from tracker.schedules import dose_on
+from tracker.schedules import doses_between
 
 __all__ = ["DayState", "adherence", "day_states"]
 
@@ -70,11 +70,10 @@ def day_states(timeline: Timeline, today: date) -> list[DayState]:
     logs: dict[date, list[DoseLog]] = defaultdict(list)
     for log in tl.doses:
         logs[log.day].append(log)
+    expected = doses_between(steps, start, today)
     return [
-        _day_state(
-            start + timedelta(days=n), dose_on(steps, start + timedelta(days=n)), logs, today
-        )
-        for n in range((today - start).days + 1)
+        _day_state(start + timedelta(days=n), dose, logs, today)
+        for n, dose in enumerate(expected)
     ]
 
 

@@ -182,9 +182,14 @@ class Timeline:
     labs: tuple[LabResult, ...] = ()
     clasi: tuple[ClasiScore, ...] = ()
     doses: tuple[DoseLog, ...] = ()
+    # The date this timeline was cut at by as_of(); every rule calls as_of(today) and the
+    # engine already did, so a second call with the same date returns self at no cost.
+    known_on: date | None = None
 
     def as_of(self, today: date) -> Timeline:
         """This timeline as known on ``today``: later data dropped, every collection sorted."""
+        if self.known_on == today:
+            return self
         return Timeline(
             patient=self.patient,
             steps=tuple(
@@ -214,6 +219,7 @@ class Timeline:
             doses=tuple(
                 sorted((d for d in self.doses if d.day <= today), key=lambda d: (d.day, d.id))
             ),
+            known_on=today,
         )
 
     @property
