@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from api.errors import Conflict, Unprocessable
 from api.models import IdempotencyRecord
+from api.renderers import ORJSONRenderer
 
 MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)
@@ -52,7 +53,13 @@ def idempotent(view: View) -> View:
                     user=request.user, key=key, request_hash=digest
                 )
         except IntegrityError:
-            record = IdempotencyRecord.objects.get(user=request.user, key=key)
+            record = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+            if record is None:
+                # The first request failed and forgot the key between our insert and this read.
+                raise Conflict(
+                    "The first request with this Idempotency-Key has just failed; retry.",
+                    code="idempotency_in_progress",
+                ) from None
             if record.request_hash != digest:
                 raise Unprocessable(
                     "This Idempotency-Key was used with a different request.",
@@ -77,7 +84,9 @@ def idempotent(view: View) -> View:
         else:
             IdempotencyRecord.objects.filter(pk=record.pk).update(
                 response_status=response.status_code,
-                response_body=json.loads(json.dumps(response.data, default=str)),
+                # Stored as rendered, so a replay is byte-for-byte the first answer (ISO 8601
+                # times, decimals as text), not str() of Python values.
+                response_body=json.loads(ORJSONRenderer().render(response.data)),
             )
         return response
 

@@ -37,9 +37,12 @@ def date_range(request: Request, *, default_days: int, max_days: int = 366) -> t
 
     today = timezone.localdate()
     end = parse_date(request.query_params.get("to"), "to") or today
-    start = parse_date(request.query_params.get("from"), "from") or (
-        end - timedelta(days=default_days - 1)
-    )
+    try:
+        start = parse_date(request.query_params.get("from"), "from") or (
+            end - timedelta(days=default_days - 1)
+        )
+    except OverflowError:  # e.g. ?to=0001-01-05: the default start is before year 1
+        raise ValidationError({"to": ["Out of range."]}) from None
     if start > end:
         raise ValidationError({"from": ["Must not be after 'to'."]})
     if (end - start).days + 1 > max_days:

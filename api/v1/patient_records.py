@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from itertools import pairwise
 from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -119,7 +118,15 @@ class PatientRecordsMixin:
                 "starts_on"
             )
         )
-        previous = {b.pk: a for a, b in pairwise(steps)}
+        # Each step is judged against the latest earlier step that is not a hold, as
+        # schedules.reductions does: 10 mg daily -> hold -> 5 mg daily is a taper.
+        previous: dict[int, RegimenStep] = {}
+        reference: RegimenStep | None = None
+        for s in steps:
+            if reference is not None:
+                previous[s.pk] = reference
+            if s.pattern != RegimenStep.Pattern.HOLD:
+                reference = s
         data = RegimenStepOutput(steps, many=True, context={"previous": previous}).data
         if request.method == "POST":
             created = next(
@@ -136,10 +143,11 @@ class PatientRecordsMixin:
         end = parse_date(request.query_params.get("to"), "to") or today + timedelta(27)
         start = parse_date(request.query_params.get("from"), "from") or today
         if start > end or (end - start).days > 365:
-            from rest_framework.exceptions import ValidationError
-
             raise ValidationError({"to": ["'to' must follow 'from' within 366 days."]})
-        days = views.patient_schedule(patient, start, end)
+        try:
+            days = views.patient_schedule(patient, start, end)
+        except OverflowError:  # 09:00 local before year 1 in UTC (e.g. Juneau's LMT, +15 h)
+            raise ValidationError({"from": ["Out of range."]}) from None
         return Response(
             [
                 {
@@ -164,7 +172,10 @@ class PatientRecordsMixin:
         patient = self._patient(request, id)
         today = schedules.local_date(timezone.now(), patient.timezone)
         start, end = date_range(request, default_days=28)
-        days, summary = views.patient_adherence(patient, start, end, today)
+        try:
+            days, summary = views.patient_adherence(patient, start, end, today)
+        except OverflowError:
+            raise ValidationError({"from": ["Out of range."]}) from None
         return Response(
             {
                 "from": start,

@@ -38,15 +38,18 @@ class RecordViewSet(AuditedMixin, viewsets.GenericViewSet):
 
     model: type[Any]
     date_field = "created_at"
+    # What ?from&to (dates, inclusive) compare with; a datetime field needs a date of it,
+    # else "to" would stop at midnight and drop that day's rows.
+    date_filter = "created_at__date"
     lookup_url_kwarg = "id"
 
     def get_queryset(self) -> Any:
         qs = scoped_records(self.request, self.model).select_related("patient")
         params = self.request.query_params
         if start := parse_date(params.get("from"), "from"):
-            qs = qs.filter(**{f"{self.date_field}__gte": start})
+            qs = qs.filter(**{f"{self.date_filter}__gte": start})
         if end := parse_date(params.get("to"), "to"):
-            qs = qs.filter(**{f"{self.date_field}__lte": end})
+            qs = qs.filter(**{f"{self.date_filter}__lte": end})
         return qs.order_by(f"-{self.date_field}", "-id")
 
     @extend_schema(
@@ -164,29 +167,57 @@ class CheckInOutput(RecordOutput):
 
     def get_alerts(self, obj: CheckIn) -> list[dict[str, str]]:
         """Alerts of this patient raised since the check-in. They are raised after commit,
-        so the response to the POST itself usually lists none; a later read shows them."""
-        from notifications.models import Alert
+        so the response to the POST itself usually lists none; a later read shows them.
+        Lists pass them in the context (one query per page, see alerts_since)."""
+        batch = self.context.get("alerts")
+        if batch is None:
+            batch = alerts_since([obj])
+        return batch.get(obj.pk, [])
 
-        rows = Alert.objects.filter(
-            patient_id=obj.patient_id, updated_at__gte=obj.created_at
-        ).values("public_id", "rule", "severity", "status")[:20]
-        return [
+
+def alerts_since(check_ins: list[CheckIn], limit: int = 20) -> dict[int, list[dict[str, str]]]:
+    """Per check-in, its patient's alerts updated since it was created, in one query."""
+    from notifications.models import Alert
+
+    if not check_ins:
+        return {}
+    rows = Alert.objects.filter(
+        patient_id__in={c.patient_id for c in check_ins},
+        updated_at__gte=min(c.created_at for c in check_ins),
+    ).values("patient_id", "public_id", "rule", "severity", "status", "updated_at")
+    by_patient: dict[int, list[dict[str, Any]]] = {}
+    for r in rows.order_by("-updated_at", "-id"):
+        by_patient.setdefault(r["patient_id"], []).append(r)
+    return {
+        c.pk: [
             {
                 "id": str(r["public_id"]),
                 "rule": r["rule"],
                 "severity": r["severity"],
                 "status": r["status"],
             }
-            for r in rows
-        ]
+            for r in by_patient.get(c.patient_id, [])
+            if r["updated_at"] >= c.created_at
+        ][:limit]
+        for c in check_ins
+    }
 
 
 class CheckInViewSet(RecordViewSet):
     model = CheckIn
     date_field = "answered_at"
+    date_filter = "local_date"
     permission_classes = [StaffReadsPatientWrites]
     serializer_class = CheckInOutput
     audit_object_type = "check_in"
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("many") and args:
+            page = list(args[0])
+            kwargs.setdefault("context", self.get_serializer_context())
+            kwargs["context"]["alerts"] = alerts_since(page)
+            args = (page, *args[1:])
+        return super().get_serializer(*args, **kwargs)
 
     @extend_schema(request=CheckInInput, responses={201: CheckInOutput, 200: CheckInOutput})
     @idempotent
@@ -244,6 +275,7 @@ class LabOutput(RecordOutput):
 class LabResultViewSet(RecordViewSet):
     model = LabResult
     date_field = "collected_at"
+    date_filter = "collected_at__date"
     permission_classes = [ReadOrRoleWrites]
     write_roles = frozenset({"nurse", "clinician"})
     serializer_class = LabOutput
@@ -312,6 +344,7 @@ class ClasiOutput(RecordOutput):
 class ClasiViewSet(RecordViewSet):
     model = ClasiAssessment
     date_field = "assessed_on"
+    date_filter = "assessed_on"
     permission_classes = [ReadOrRoleWrites]
     write_roles = frozenset({"clinician"})
     serializer_class = ClasiOutput
@@ -359,6 +392,7 @@ class PrescriptionOutput(RecordOutput):
 class PrescriptionViewSet(RecordViewSet):
     model = Prescription
     date_field = "issued_on"
+    date_filter = "issued_on"
     permission_classes = [ReadOrRoleWrites]
     write_roles = frozenset({"clinician"})
     serializer_class = PrescriptionOutput

@@ -10,7 +10,7 @@ its own savepoint, so one bad record never fails the others.
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from api.audit import AuditedMixin
 from api.permissions import IsPatient
 from api.v1.doses import DoseLogInput, dose_row, dose_values
-from api.v1.records import CheckInInput, CheckInOutput
+from api.v1.records import CheckInInput, CheckInOutput, alerts_since
 from tracker.jobs import patients_changed_once
 from tracker.models import CheckIn, DoseLog, LabResult, RegimenStep
 from tracker.services.errors import DomainError
@@ -34,6 +34,8 @@ from tracker.services.records import check_in_record, dose_log_record
 MAX_BATCH = 500
 OVERLAP = timedelta(seconds=30)
 PULL_LIMIT = 1000
+CURSOR_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+CURSOR_MAX = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def encode_cursor(moment: datetime) -> str:
@@ -41,13 +43,18 @@ def encode_cursor(moment: datetime) -> str:
 
 
 def decode_cursor(raw: str) -> datetime:
+    invalid = ValidationError({"since": ["Not a cursor returned by this endpoint."]})
     try:
         padded = raw + "=" * (-len(raw) % 4)
         moment = datetime.fromisoformat(base64.urlsafe_b64decode(padded).decode())
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError({"since": ["Not a cursor returned by this endpoint."]}) from None
-    if moment.tzinfo is None:
-        raise ValidationError({"since": ["Not a cursor returned by this endpoint."]})
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise invalid
+        moment = moment.astimezone(UTC)
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        raise invalid from None
+    # Our cursors are recent instants; far-off ones would overflow the overlap or the database.
+    if not CURSOR_MIN <= moment <= CURSOR_MAX:
+        raise invalid
     return moment
 
 
@@ -110,7 +117,9 @@ class SyncApi(AuditedMixin, APIView):
                 "cursor": cursor,
                 "has_more": has_more,
                 "dose_logs": [dose_row(r) for r in doses],
-                "check_ins": CheckInOutput(check_ins, many=True).data,
+                "check_ins": CheckInOutput(
+                    check_ins, many=True, context={"alerts": alerts_since(check_ins)}
+                ).data,
                 "regimen_steps": [
                     {
                         "id": s.public_id,

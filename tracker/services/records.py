@@ -271,6 +271,8 @@ def dose_log_correct(
     return Recorded(new, True)
 
 
+EARLIEST_ANSWER = datetime(2000, 1, 1, tzinfo=UTC)
+
 # --- Check-ins ------------------------------------------------------------------------------
 
 
@@ -306,6 +308,12 @@ def check_in_record(
         raise DomainError(
             "answered_at is in the future.",
             field_errors={"answered_at": ["Must not be in the future."]},
+        )
+    if data["answered_at"] < EARLIEST_ANSWER:
+        # Also keeps the local-date conversion in range (year 1 UTC is year 0 in New York).
+        raise DomainError(
+            "answered_at is too far in the past.",
+            field_errors={"answered_at": ["Must not be before 2000-01-01."]},
         )
     digest = fingerprint({"client_id": client_id, **data})
     fields = dict(data)
