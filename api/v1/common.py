@@ -83,3 +83,19 @@ def scoped_records(request: Request, model: type[Any]) -> QuerySet[Any]:
 
 class PatientRef(serializers.UUIDField):
     """A patient id in a request body (UUID); scoping is checked by the view."""
+
+
+def audited_list_patient(request: Request) -> int | None:
+    """The patient whose rows a list shows, for the audit row: the patient themself, or the
+    ?patient= a staff member filtered on (None for a clinic-wide list)."""
+    if request.user.patient is not None:
+        return request.user.patient.pk
+    raw = request.query_params.get("patient")
+    if not raw:
+        return None
+    return (
+        patients_visible_to(request.user)
+        .filter(public_id=parse_uuid(raw, "patient"))
+        .values_list("pk", flat=True)
+        .first()
+    )

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from api.audit import AuditedMixin
 from api.idempotency import idempotent
 from api.permissions import StaffReadsPatientWrites
-from api.v1.common import parse_date, parse_uuid, scoped_records
+from api.v1.common import audited_list_patient, parse_date, parse_uuid, scoped_records
 from tracker.models import DoseLog
 from tracker.services.records import dose_log_correct, dose_log_record
 
@@ -160,8 +160,7 @@ class DoseLogViewSet(AuditedMixin, viewsets.GenericViewSet):
     )
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(dose_values(self.get_queryset()))
-        if request.user.patient is not None:
-            self.audit(patient_id=request.user.patient.pk)
+        self.audit(patient_id=audited_list_patient(request))
         return self.get_paginated_response([dose_row(r) for r in page])
 
     @extend_schema(responses=DoseLogOutput)

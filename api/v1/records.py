@@ -13,7 +13,13 @@ from rest_framework.response import Response
 from api.audit import AuditedMixin
 from api.idempotency import idempotent
 from api.permissions import ReadOrRoleWrites, StaffReadsPatientWrites
-from api.v1.common import parse_date, parse_uuid, patient_from_body, scoped_records
+from api.v1.common import (
+    audited_list_patient,
+    parse_date,
+    parse_uuid,
+    patient_from_body,
+    scoped_records,
+)
 from tracker import clasi, grading
 from tracker.models import CheckIn, ClasiAssessment, LabResult, Prescription
 from tracker.services import records
@@ -61,8 +67,7 @@ class RecordViewSet(AuditedMixin, viewsets.GenericViewSet):
     )
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        if request.user.patient is not None:
-            self.audit(patient_id=request.user.patient.pk)
+        self.audit(patient_id=audited_list_patient(request))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, id: str) -> Response:
@@ -296,6 +301,15 @@ class LabResultViewSet(RecordViewSet):
 
 
 class ClasiAreaInput(serializers.Serializer):
+    """One area's items; an unknown item is refused rather than silently dropped."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ValidationError({k: ["Unknown CLASI item."] for k in unknown})
+        return super().to_internal_value(data)
+
     erythema = serializers.IntegerField(min_value=0, max_value=3, default=0)
     scale = serializers.IntegerField(min_value=0, max_value=2, default=0)
     dyspigmentation = serializers.IntegerField(min_value=0, max_value=1, default=0)

@@ -8,6 +8,7 @@ DJANGO_SECRET_KEY and DJANGO_HTTPS=true; nothing exists only in production.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -359,6 +360,18 @@ LOGGING = {
 }
 
 # --- Clinical defaults ----------------------------------------------------------------------
+# Reference limits the laboratory reports against (CTCAE v5 grades counts relative to the
+# lower limit of normal, creatinine to the upper). LAB_LLN_ANC=1.8 etc. override one value.
+LAB_LOWER_LIMITS = {
+    test: Decimal(env_str(f"LAB_LLN_{test.upper()}", default))
+    for test, default in {
+        "anc": "2.0",
+        "platelets": "150",
+        "wbc": "4.0",
+        "hemoglobin": "12.0",
+    }.items()
+}
+LAB_UPPER_LIMITS = {"creatinine": Decimal(env_str("LAB_ULN_CREATININE", "1.2"))}
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "lupus-demo-2026")
 
 # Lock-out is per account on purpose (the rule); per-address limits come from the

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -354,7 +355,13 @@ def lab_result_record(
         errors["collected_at"] = ["Must not be in the future."]
     if errors:
         raise DomainError("The lab result is not valid.", field_errors=errors)
-    grade = grading.ctcae_grade(test, data["value"]) if data.get("value") is not None else None
+    grade = (
+        grading.ctcae_grade(
+            test, data["value"], lln=settings.LAB_LOWER_LIMITS, uln=settings.LAB_UPPER_LIMITS
+        )
+        if data.get("value") is not None
+        else None
+    )
     fields = {
         **data,
         "result": data.get("result") or "",
