@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache, partial
+
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from tracker.models import Clinic, Patient, StaffMembership, User
@@ -28,22 +32,33 @@ DEMO_PATIENTS = [
 ]
 
 
-def _user(email: str, password: str, first: str, last: str) -> User:
+Hasher = Callable[[], str]
+
+
+def _hasher(password: str) -> Hasher:
+    """The password's hash, computed once and only if a login is missing (PBKDF2 is slow)."""
+    return cache(partial(make_password, password))
+
+
+def _user(email: str, hashed: Hasher, first: str, last: str) -> User:
     user = User.objects.filter(email=email).first()
     if user is None:
-        user = User.objects.create_user(email, password, first_name=first, last_name=last)
+        user = User.objects.create(
+            email=email.lower(), password=hashed(), first_name=first, last_name=last
+        )
     return user
 
 
 @transaction.atomic
-def seed_staff(password: str) -> list[tuple[str, str, str]]:
+def seed_staff(password: str, hashed: Hasher | None = None) -> list[tuple[str, str, str]]:
+    hashed = hashed or _hasher(password)
     logins: list[tuple[str, str, str]] = []
     for name, domain, tz in CLINICS:
         clinic, _ = Clinic.objects.get_or_create(name=name, defaults={"timezone": tz})
         for role, first in (("nurse", "Nora"), ("clinician", "Clara"), ("clinic_admin", "Adam")):
             local = "admin" if role == "clinic_admin" else role
             email = f"{local}@{domain}"
-            user = _user(email, password, first, domain.split(".")[0].title())
+            user = _user(email, hashed, first, domain.split(".")[0].title())
             if role == "clinic_admin" and not user.is_staff:
                 user.is_staff = True
                 user.save(update_fields=["is_staff"])
@@ -58,20 +73,21 @@ def seed_staff(password: str) -> list[tuple[str, str, str]]:
 def seed_demo(*, password: str) -> list[tuple[str, str, str]]:
     from tracker import demo_history
 
-    logins = seed_staff(password)
+    hashed = _hasher(password)
+    logins = seed_staff(password, hashed)
     demo_clinic = Clinic.objects.get(name=CLINICS[0][0])
     second_clinic = Clinic.objects.get(name=CLINICS[1][0])
     clinician = User.objects.get(email="clinician@demo.example")
     for i, (first, last, subtype, sex, potential) in enumerate(DEMO_PATIENTS, start=1):
         email = f"patient{i}@demo.example"
         patient = _patient(
-            email, password, demo_clinic, clinician, first, last, subtype, sex, potential, i
+            email, hashed, demo_clinic, clinician, first, last, subtype, sex, potential, i
         )
         demo_history.seed_patient_history(patient, index=i)
         logins.append((email, "patient", demo_clinic.name))
     other = _patient(
         "patient1@second.example",
-        password,
+        hashed,
         second_clinic,
         User.objects.get(email="clinician@second.example"),
         "Grace",
@@ -89,7 +105,7 @@ def seed_demo(*, password: str) -> list[tuple[str, str, str]]:
 @transaction.atomic
 def _patient(
     email: str,
-    password: str,
+    hashed: Hasher,
     clinic: Clinic,
     clinician: User,
     first: str,
@@ -106,7 +122,7 @@ def _patient(
     existing = Patient.objects.filter(user__email=email).first()
     if existing is not None:
         return existing
-    user = _user(email, password, first, last)
+    user = _user(email, hashed, first, last)
     patient = Patient.objects.create(
         user=user,
         clinic=clinic,
