@@ -12,6 +12,7 @@ mkdir -p var/broker/queue var/broker/processed var/media
 
 python manage.py migrate --noinput
 python manage.py seed_demo ${DEMO_PASSWORD:+--password "$DEMO_PASSWORD"}
+python manage.py evaluate_patients
 
 pids=()
 cleanup() {

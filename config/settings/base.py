@@ -133,6 +133,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
     "max_retries": 0,
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _folder in ("queue", "processed"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         {
             "data_folder_in": str(BROKER_DIR / "queue"),
