@@ -21,7 +21,7 @@ def _redis_url() -> str:
     return settings.CELERY_BROKER_URL
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2):
     """Poll until predicate() is truthy; return its value or fail the test."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

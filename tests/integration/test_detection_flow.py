@@ -21,7 +21,7 @@ from tracker.models import CheckIn, RegimenStep
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def _on_treatment(patient, clinician) -> None:  # noqa: ANN001
+def _on_treatment(patient, clinician) -> None:
     RegimenStep.objects.create(
         patient=patient,
         starts_on=timezone.localdate() - timedelta(days=20),
@@ -32,7 +32,7 @@ def _on_treatment(patient, clinician) -> None:  # noqa: ANN001
     )
 
 
-def _red_flag_check_in(client) -> object:  # noqa: ANN001
+def _red_flag_check_in(client) -> object:
     return client.post(
         "/api/v1/check-ins/",
         {
