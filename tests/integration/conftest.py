@@ -74,7 +74,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     def pong() -> bool:
         try:
             return bool(app.control.ping(timeout=0.5))
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             return False
 
     try:
