@@ -227,3 +227,21 @@ class PatientRecordsMixin:
         today = schedules.local_date(timezone.now(), patient.timezone)
         since = parse_date(request.query_params.get("since"), "since") or views.default_since(today)
         return Response(views.patient_timeline(patient, since=since))
+
+    @extend_schema(
+        responses=inline_serializer(
+            "FhirBundle",
+            {
+                "resourceType": serializers.CharField(),
+                "type": serializers.CharField(),
+                "entry": serializers.ListField(child=serializers.DictField()),
+            },
+        )
+    )
+    @action(detail=True, methods=["get"])
+    def fhir(self, request: Request, id: str) -> Response:
+        """The patient's record as a FHIR R4 Bundle (Patient, MedicationRequest, Observation)."""
+        from tracker.fhir import patient_bundle
+
+        patient = self._patient(request, id)
+        return Response(patient_bundle(patient), content_type="application/fhir+json")
