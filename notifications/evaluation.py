@@ -82,16 +82,19 @@ def patients_evaluate(patient_ids: Sequence[int]) -> Outcome:
     if not patients:
         return outcome
     seen = {p.pk: p.change_seq for p in patients}
-    timelines = timelines_load(patients)
-    thresholds = _thresholds(p.clinic_id for p in patients)
     # A patient whose data did not change since the last evaluation can only gain findings
-    # from the passing of time: run just the time-based rules for them.
+    # from the passing of time: run just the time-based rules, on a leaner timeline.
+    unchanged = frozenset(
+        p.pk for p in patients if p.change_seq == p.evaluated_seq and p.evaluated_at is not None
+    )
+    timelines = timelines_load(patients, without_symptoms=unchanged)
+    thresholds = _thresholds(p.clinic_id for p in patients)
     findings = {
         p.pk: _findings(
             p,
             timelines[p.pk],
             thresholds.get(p.clinic_id, Thresholds()),
-            time_based_only=p.change_seq == p.evaluated_seq and p.evaluated_at is not None,
+            time_based_only=p.pk in unchanged,
         )
         for p in patients
     }

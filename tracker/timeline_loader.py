@@ -31,9 +31,36 @@ def _symptoms(items: list[dict[str, Any]]) -> tuple[tl.SymptomAnswer, ...]:
     )
 
 
-def timelines_load(patients: Sequence[Patient]) -> dict[int, tl.Timeline]:
+_CHECK_IN_FIELDS = (
+    "patient_id",
+    "id",
+    "answered_at",
+    "local_date",
+    "itch",
+    "pain",
+    "global_activity",
+    "new_lesions",
+    "lesion_areas",
+    "mouth_ulcers",
+    "hair_loss",
+    "chest_pain",
+    "neuro_symptoms",
+    "fever",
+    "joint_pain",
+    "foamy_urine",
+    "missed_period",
+)
+
+
+def timelines_load(
+    patients: Sequence[Patient], *, without_symptoms: frozenset[int] = frozenset()
+) -> dict[int, tl.Timeline]:
     """Timelines keyed by patient pk, with all current data since treatment start (the
-    rules need the whole treatment: nadirs, complete response, every reduction, streaks)."""
+    rules need the whole treatment: nadirs, complete response, every reduction, streaks).
+
+    Patients in `without_symptoms` get check-ins without their PRO-CTCAE answers (the
+    time-based rules never read them, and decoding them is most of the loading cost).
+    """
     ids = [p.pk for p in patients]
     zones = {p.pk: p.timezone for p in patients}
     steps: dict[int, list[tl.RegimenStep]] = defaultdict(list)
@@ -57,30 +84,16 @@ def timelines_load(patients: Sequence[Patient]) -> dict[int, tl.Timeline]:
             )
         )
     check_ins: dict[int, list[tl.CheckIn]] = defaultdict(list)
-    for c in CheckIn.objects.filter(patient_id__in=ids).values(
-        "patient_id",
-        "id",
-        "answered_at",
-        "local_date",
-        "symptoms",
-        "itch",
-        "pain",
-        "global_activity",
-        "new_lesions",
-        "lesion_areas",
-        "mouth_ulcers",
-        "hair_loss",
-        "chest_pain",
-        "neuro_symptoms",
-        "fever",
-        "joint_pain",
-        "foamy_urine",
-        "missed_period",
-    ):
-        pid = c.pop("patient_id")
-        c["symptoms"] = _symptoms(c["symptoms"] or [])
-        c["lesion_areas"] = tuple(c["lesion_areas"] or ())
-        check_ins[pid].append(tl.CheckIn(**c))
+    full = [pid for pid in ids if pid not in without_symptoms]
+    lean = [pid for pid in ids if pid in without_symptoms]
+    for subset, fields in ((full, (*_CHECK_IN_FIELDS, "symptoms")), (lean, _CHECK_IN_FIELDS)):
+        if not subset:
+            continue
+        for c in CheckIn.objects.filter(patient_id__in=subset).values(*fields):
+            pid = c.pop("patient_id")
+            c["symptoms"] = _symptoms(c.get("symptoms") or [])
+            c["lesion_areas"] = tuple(c["lesion_areas"] or ())
+            check_ins[pid].append(tl.CheckIn(**c))
     labs: dict[int, list[tl.LabResult]] = defaultdict(list)
     for pid, lid, test, value, result, collected in LabResult.objects.filter(
         patient_id__in=ids
