@@ -36,19 +36,34 @@ class AuditedMixin:
         if object_id:
             self.audit_object_id = str(object_id)
 
+    _audit_written: bool = False
+
+    def audit_now(self, request: Request, response: Response) -> None:
+        """Append this request's row now, in the caller's transaction, so that a write and
+        its audit row commit together (one commit instead of two); finalize_response then
+        appends none. As there, only a 2xx response of an authenticated user is audited."""
+        if not self._audit_written:
+            self._audit_written = self._append_audit(request, response)
+
+    def _append_audit(self, request: Request, response: Response) -> bool:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not 200 <= response.status_code < 300:
+            return False
+        action = getattr(self, "action", None) or ""
+        audit_record(
+            actor=user,
+            action=f"{_METHOD_ACTION.get(request.method or '', 'other')}:{action}",
+            patient_id=self.audit_patient_id,
+            object_type=self.audit_object_type,
+            object_id=self.audit_object_id,
+            request_id=getattr(request._request, "request_id", ""),
+        )
+        return True
+
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and 200 <= response.status_code < 300:
-            action = getattr(self, "action", None) or ""
-            audit_record(
-                actor=user,
-                action=f"{_METHOD_ACTION.get(request.method or '', 'other')}:{action}",
-                patient_id=self.audit_patient_id,
-                object_type=self.audit_object_type,
-                object_id=self.audit_object_id,
-                request_id=getattr(request._request, "request_id", ""),
-            )
+        if not self._audit_written:
+            self._audit_written = self._append_audit(request, response)
         return response

@@ -2,8 +2,8 @@
 
 A first request stores its response under (user, key); a replay gets the same status and
 body; the same key with a different body is 422; a replay that overlaps the first request
-is 409. The domain's unique (patient, client_id) still guards the write if the process dies
-between the commit and storing the response.
+is 409. The stored response commits in the write's own transaction; the domain's unique
+(patient, client_id) still guards a write whose first request never got its answer.
 """
 
 from __future__ import annotations
@@ -35,12 +35,24 @@ def _digest(request: Request) -> str:
     return hashlib.sha256(f"{request.method}\n{request.path}\n{body}".encode()).hexdigest()
 
 
+def _audit_with_write(view_self: Any, request: Request, response: Response) -> None:
+    """Append the request's audit row inside the write's transaction (AuditedMixin.audit_now);
+    views without it are audited as before, by finalize_response."""
+    audit_now = getattr(view_self, "audit_now", None)
+    if audit_now is not None:
+        audit_now(request, response)
+
+
 def idempotent(view: View) -> View:
     @functools.wraps(view)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = request.headers.get("Idempotency-Key")
         if not key or not request.user.is_authenticated:
-            return view(self, request, *args, **kwargs)
+            # The write and its audit row in one transaction: one commit instead of two.
+            with transaction.atomic():
+                response = view(self, request, *args, **kwargs)
+                _audit_with_write(self, request, response)
+            return response
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise Unprocessable(
                 "Idempotency-Key must be printable and at most 255 characters.",
@@ -74,20 +86,25 @@ def idempotent(view: View) -> View:
             replay["Idempotent-Replayed"] = "true"
             return replay
         try:
-            response = view(self, request, *args, **kwargs)
+            # The write, the stored response and the audit row commit together: one commit
+            # instead of three, and no committed write whose key still reads "in progress".
+            with transaction.atomic():
+                response = view(self, request, *args, **kwargs)
+                keep = not (response.status_code >= 500 or response.status_code in (409, 429))
+                if keep:
+                    IdempotencyRecord.objects.filter(pk=record.pk).update(
+                        response_status=response.status_code,
+                        # Stored as rendered, so a replay is byte-for-byte the first answer
+                        # (ISO 8601 times, decimals as text), not str() of Python values.
+                        response_body=json.loads(ORJSONRenderer().render(response.data)),
+                    )
+                    _audit_with_write(self, request, response)
         except Exception:
             # The write rolled back: forget the key so that a retry can succeed.
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             raise
-        if response.status_code >= 500 or response.status_code in (409, 429):
+        if not keep:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
-        else:
-            IdempotencyRecord.objects.filter(pk=record.pk).update(
-                response_status=response.status_code,
-                # Stored as rendered, so a replay is byte-for-byte the first answer (ISO 8601
-                # times, decimals as text), not str() of Python values.
-                response_body=json.loads(ORJSONRenderer().render(response.data)),
-            )
         return response
 
     return wrapper

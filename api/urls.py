@@ -7,6 +7,7 @@ from api import auth
 from api.v1.accounts import MeApi
 from api.v1.doses import DoseLogViewSet
 from api.v1.patients import PatientViewSet
+from api.v1.photos import PhotoViewSet
 from api.v1.records import (
     CheckInViewSet,
     ClasiViewSet,
@@ -23,6 +24,7 @@ router.register("check-ins", CheckInViewSet, basename="check-in")
 router.register("lab-results", LabResultViewSet, basename="lab-result")
 router.register("clasi-assessments", ClasiViewSet, basename="clasi")
 router.register("prescriptions", PrescriptionViewSet, basename="prescription")
+router.register("photos", PhotoViewSet, basename="photo")
 
 urlpatterns = [
     path("auth/token/", auth.TokenObtainApi.as_view(), name="token"),

@@ -5,19 +5,29 @@ Invariants:
   of any number of workers handed the same id, exactly one sends; the rest do nothing.
 - Nothing is sent inside a database transaction: the provider call may take seconds and
   must not hold locks. The outcome is written afterwards by services.delivery_mark_*.
-- If a worker dies between the send and the mark, the row stays "sending" and the
-  deliveries sweep retries it after NOTIFY_STUCK_SENDING_SECONDS: delivery is at least once
-  in that one case (receivers get a stable delivery id to de-duplicate), and exactly once
-  otherwise. A row marked sent is never sent again.
+- The sender holds a PostgreSQL session advisory lock on the row from before the claim
+  until the outcome is recorded. The server releases it the moment the sender's connection
+  dies (a SIGKILLed pool process, a crashed host), so a row in "sending" whose lock is free
+  has no live sender: the task redelivered by acks_late + reject_on_worker_lost (or one the
+  deliveries sweep publishes) takes it over at once, instead of the row waiting
+  NOTIFY_STUCK_SENDING_SECONDS. Without advisory locks (SQLite) only the sweep's time-based
+  reset applies.
+- If a worker dies between the send and the mark, the row is sent again by the takeover:
+  delivery is at least once in that one case (receivers get a stable delivery id to
+  de-duplicate), and exactly once otherwise. A row marked sent is never sent again.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db.models import F
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications.messages import Moot, render
@@ -43,14 +53,54 @@ class Outcome(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-def delivery_claim(delivery_id: int) -> Delivery | None:
-    """Atomically take the row for sending; None if another worker has it or it is done."""
+# Advisory lock keys of deliveries: this namespace in the high bits, the row id in the low 48.
+_LOCK_SPACE = 0x4E44 << 48
+
+
+def sender_locks_supported() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@contextmanager
+def sender_lock(delivery_id: int) -> Iterator[bool | None]:
+    """Hold the row's sender lock for the block: yields True if this process got it, False
+    if a live sender holds it, None where the database has no advisory locks."""
+    if not sender_locks_supported():
+        yield None
+        return
+    key = _LOCK_SPACE | delivery_id
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            except DatabaseError:
+                pass  # the connection is gone, and the server dropped the lock with it
+
+
+def delivery_claim(delivery_id: int, *, takeover: bool = False) -> Delivery | None:
+    """Atomically take the row for sending; None if another worker has it or it is done.
+
+    `takeover` (the caller holds the sender lock): a row left in "sending" by a dead sender
+    is claimed too, unless its attempts are used up (the sweep gives up on it).
+    """
     now = timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id,
+    claimable = Q(
         status__in=[Delivery.Status.PENDING, Delivery.Status.FAILED],
         next_attempt_at__lte=now + _CLAIM_TOLERANCE,
-    ).update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if takeover:
+        claimable |= Q(
+            status=Delivery.Status.SENDING, attempts__lt=int(settings.NOTIFY_MAX_ATTEMPTS)
+        )
+    claimed = Delivery.objects.filter(claimable, pk=delivery_id).update(
+        status=Delivery.Status.SENDING, attempts=F("attempts") + 1, updated_at=now
+    )
     if not claimed:
         return None
     return Delivery.objects.select_related(
@@ -64,9 +114,16 @@ def delivery_claim(delivery_id: int) -> Delivery | None:
 
 def delivery_send(delivery_id: int) -> Outcome:
     """Claim, render and send one delivery, then record the outcome. Idempotent."""
-    delivery = delivery_claim(delivery_id)
-    if delivery is None:
-        return Outcome.NOT_CLAIMED
+    with sender_lock(delivery_id) as held:
+        if held is False:
+            return Outcome.NOT_CLAIMED  # a live sender has it
+        delivery = delivery_claim(delivery_id, takeover=bool(held))
+        if delivery is None:
+            return Outcome.NOT_CLAIMED
+        return _send(delivery)
+
+
+def _send(delivery: Delivery) -> Outcome:
     started_at = timezone.now()
     try:
         message = render(delivery)

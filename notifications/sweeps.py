@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications import outbox
+from notifications import dispatch, outbox
 from notifications.models import Alert, ClinicAlertPolicy, ClinicDigest, NotificationDelivery
 from notifications.services import alert_escalate, delivery_mark_failed
 from tracker.models import Clinic
@@ -31,24 +31,27 @@ BATCH = 500
 def deliveries_sweep(now: datetime | None = None) -> int:
     """Re-publish deliveries whose task was lost. Returns how many were published.
 
-    - "sending" for longer than NOTIFY_STUCK_SENDING_SECONDS (beyond the task hard time
-      limit, so its worker is gone) -> failed, due now, or gave_up if it has no attempt left;
+    - "sending" with no live sender -> failed, due now, or gave_up if it has no attempt
+      left. No live sender: its sender lock is free after SWEEP_GRACE (PostgreSQL: the lock
+      dies with the sender's connection, see dispatch), or, without advisory locks, it has
+      been "sending" for longer than NOTIFY_STUCK_SENDING_SECONDS (beyond the task hard time
+      limit, so its worker is gone);
     - pending or failed past `next_attempt_at` (plus a grace for the normal task) -> publish.
     """
     now = now or timezone.now()
     stuck_before = now - timedelta(seconds=int(settings.NOTIFY_STUCK_SENDING_SECONDS))
-    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, updated_at__lt=stuck_before)
-    exhausted = stuck.filter(attempts__gte=int(settings.NOTIFY_MAX_ATTEMPTS))
-    for delivery in exhausted.select_related("alert")[:BATCH]:
-        delivery_mark_failed(
-            delivery, error="worker lost while sending", permanent=True, started_at=now
-        )
-    reset = stuck.update(
-        status=Delivery.Status.FAILED,
-        last_error="worker lost while sending",
-        next_attempt_at=now - SWEEP_GRACE,
-        updated_at=now,
+    if dispatch.sender_locks_supported():
+        stuck_before = now - SWEEP_GRACE
+    stuck = list(
+        Delivery.objects.filter(status=Delivery.Status.SENDING, updated_at__lt=stuck_before)
+        .order_by("updated_at", "pk")
+        .values_list("pk", flat=True)[:BATCH]
     )
+    reset = 0
+    for pk in stuck:
+        with dispatch.sender_lock(pk) as held:
+            if held is not False:  # nobody is sending it (or we cannot tell, and it is old)
+                reset += _release(pk, now)
     if reset:
         logger.warning("deliveries sweep: %d deliveries were stuck in sending", reset)
     ids = list(
@@ -60,6 +63,26 @@ def deliveries_sweep(now: datetime | None = None) -> int:
         .values_list("pk", flat=True)[:BATCH]
     )
     return _publish(ids)
+
+
+def _release(pk: int, now: datetime) -> int:
+    """A "sending" row whose sender is gone: retry it now, or give up if no attempt is left."""
+    delivery = (
+        Delivery.objects.select_related("alert").filter(pk=pk, status=Delivery.Status.SENDING)
+    ).first()
+    if delivery is None:
+        return 0
+    if delivery.attempts >= int(settings.NOTIFY_MAX_ATTEMPTS):
+        delivery_mark_failed(
+            delivery, error="worker lost while sending", permanent=True, started_at=now
+        )
+        return 1
+    return Delivery.objects.filter(pk=pk, status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.FAILED,
+        last_error="worker lost while sending",
+        next_attempt_at=now - SWEEP_GRACE,
+        updated_at=now,
+    )
 
 
 def _publish(ids: list[int]) -> int:

@@ -6,6 +6,7 @@ with the same fields a serializer would give, to keep per-row cost near the raw 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import F
@@ -19,7 +20,7 @@ from api.audit import AuditedMixin
 from api.idempotency import idempotent
 from api.permissions import StaffReadsPatientWrites
 from api.v1.common import audited_list_patient, parse_date, parse_uuid, scoped_records
-from tracker.models import DoseLog
+from tracker.models import DoseLog, Patient
 from tracker.services.records import dose_log_correct, dose_log_record
 
 _FIELDS = (
@@ -120,6 +121,64 @@ def dose_out(dose: DoseLog) -> dict[str, Any]:
     return dose_row(dose_values(DoseLog.objects.filter(pk=dose.pk)).get())
 
 
+_CENTS = Decimal("0.01")
+
+
+def _as_stored(value: Decimal | None) -> Decimal | None:
+    """A dose as the numeric(5, 2) column gives it back (5 -> 5.00, 0 -> 0.00)."""
+    return None if value is None else Decimal(value).quantize(_CENTS)
+
+
+def dose_out_recorded(dose: DoseLog, patient: Patient) -> dict[str, Any]:
+    """dose_out() of a row the service has just written or read, without reading it again.
+
+    The same fields as the database gives them back; a row that supersedes another is read
+    again (its `supersedes` is the other row's public id).
+    """
+    if dose.supersedes_id is not None or dose.patient_id != patient.pk:
+        return dose_out(dose)
+    return dose_row(
+        {
+            "public_id": dose.public_id,
+            "client_id": dose.client_id,
+            "patient_public_id": patient.public_id,
+            "scheduled_date": dose.scheduled_date,
+            "status": dose.status,
+            "dose_mg": _as_stored(dose.dose_mg),
+            "expected_dose_mg": _as_stored(dose.expected_dose_mg),
+            "taken_at": dose.taken_at,
+            "note": dose.note,
+            "supersedes_public_id": None,
+            "superseded_at": dose.superseded_at,
+            "created_at": dose.created_at,
+            "updated_at": dose.updated_at,
+        }
+    )
+
+
+class CountedRows:
+    """dose_values() of a queryset for the paginator, counted on the queryset itself.
+
+    The count is the same (each row joins exactly one patient and at most one superseded
+    version), but without the two joins that only fetch public ids for the page's rows.
+    """
+
+    ordered = True
+
+    def __init__(self, qs: Any) -> None:
+        self._qs = qs
+        self._rows = dose_values(qs)
+
+    def count(self) -> int:
+        return int(self._qs.count())
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._rows[key]
+
+
 class DoseLogViewSet(AuditedMixin, viewsets.GenericViewSet):
     permission_classes = [StaffReadsPatientWrites]
     serializer_class = DoseLogOutput
@@ -159,7 +218,7 @@ class DoseLogViewSet(AuditedMixin, viewsets.GenericViewSet):
         responses=DoseLogOutput(many=True),
     )
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(dose_values(self.get_queryset()))
+        page = self.paginate_queryset(CountedRows(self.get_queryset()))
         self.audit(patient_id=audited_list_patient(request))
         return self.get_paginated_response([dose_row(r) for r in page])
 
@@ -180,7 +239,7 @@ class DoseLogViewSet(AuditedMixin, viewsets.GenericViewSet):
         result = dose_log_record(patient=patient, recorded_by=request.user, **data)
         self.audit(patient_id=patient.pk, object_id=result.obj.public_id)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(dose_out(result.obj), status=code)
+        return Response(dose_out_recorded(result.obj, patient), status=code)
 
     @extend_schema(request=DoseLogCorrection, responses={201: DoseLogOutput, 200: DoseLogOutput})
     @idempotent

@@ -104,7 +104,7 @@ class PatientRecordsMixin:
 
     @extend_schema(methods=["GET"], responses=RegimenStepOutput(many=True))
     @extend_schema(methods=["POST"], request=RegimenStepInput, responses={201: RegimenStepOutput})
-    @action(detail=True, methods=["get", "post"], url_path="regimen-steps")
+    @action(detail=True, methods=["get", "post"], url_path="regimen-steps", pagination_class=None)
     def regimen_steps(self, request: Request, id: str) -> Response:
         patient = self._patient(request, id)
         if request.method == "POST":
@@ -136,7 +136,7 @@ class PatientRecordsMixin:
         return Response(data)
 
     @extend_schema(parameters=RANGE, responses=ExpectedDayOutput(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def schedule(self, request: Request, id: str) -> Response:
         patient = self._patient(request, id)
         today = schedules.local_date(timezone.now(), patient.timezone)
@@ -221,7 +221,7 @@ class PatientRecordsMixin:
             many=True,
         ),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request: Request, id: str) -> Response:
         patient = self._patient(request, id)
         today = schedules.local_date(timezone.now(), patient.timezone)

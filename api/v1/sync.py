@@ -29,7 +29,7 @@ from api.v1.records import CheckInInput, CheckInOutput, alerts_since
 from tracker.jobs import patients_changed_once
 from tracker.models import CheckIn, DoseLog, LabResult, RegimenStep
 from tracker.services.errors import DomainError
-from tracker.services.records import check_in_record, dose_log_record
+from tracker.services.records import check_in_record, dose_log_record, regimen_snapshot
 
 MAX_BATCH = 500
 OVERLAP = timedelta(seconds=30)
@@ -159,7 +159,7 @@ class SyncApi(AuditedMixin, APIView):
         if sum(len(v) for v in batches.values()) > MAX_BATCH:
             raise ValidationError({"non_field_errors": [f"At most {MAX_BATCH} records a batch."]})
         results: list[dict[str, Any]] = []
-        with transaction.atomic(), patients_changed_once():
+        with transaction.atomic(), patients_changed_once(), regimen_snapshot():
             for item in batches["dose_logs"]:
                 results.append(self._one("dose_log", item, DoseLogInput, dose_log_record))
             for item in batches["check_ins"]:
@@ -182,8 +182,9 @@ class SyncApi(AuditedMixin, APIView):
                 "errors": {"patient": ["You can only report for yourself."]},
             }
         try:
-            with transaction.atomic():
-                result = service(patient=patient, recorded_by=self.request.user, **data)
+            # Each service is one atomic block: nested in the batch's transaction it is a
+            # savepoint, so a refused record rolls back alone.
+            result = service(patient=patient, recorded_by=self.request.user, **data)
         except DomainError as exc:
             return {
                 **out,

@@ -60,8 +60,12 @@ def test_concurrent_evaluations_leave_one_alert(alice, clinician):
     _on_treatment(alice, clinician)
     # Written directly, so that no on-commit evaluation races the two below.
     CheckIn.objects.create(
-        patient=alice, client_id=uuid.uuid4(), fingerprint="x", answered_at=timezone.now(),
-        local_date=timezone.localdate(), chest_pain=True,
+        patient=alice,
+        client_id=uuid.uuid4(),
+        fingerprint="x",
+        answered_at=timezone.now(),
+        local_date=timezone.localdate(),
+        chest_pain=True,
     )
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []

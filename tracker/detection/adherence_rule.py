@@ -72,8 +72,7 @@ def day_states(timeline: Timeline, today: date) -> list[DayState]:
         logs[log.day].append(log)
     expected = doses_between(steps, start, today)
     return [
-        _day_state(start + timedelta(days=n), dose, logs, today)
-        for n, dose in enumerate(expected)
+        _day_state(start + timedelta(days=n), dose, logs, today) for n, dose in enumerate(expected)
     ]
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -88,6 +91,34 @@ def _idempotent_create(
 
 def current_steps(patient: Patient) -> list[RegimenStep]:
     return list(RegimenStep.objects.filter(patient=patient, superseded_at__isnull=True))
+
+
+_regimen_snapshot: ContextVar[dict[int, list[schedules.Step]] | None] = ContextVar(
+    "regimen_snapshot", default=None
+)
+
+
+@contextmanager
+def regimen_snapshot() -> Iterator[None]:
+    """Within the block, each patient's current regimen is read once, not once per write.
+
+    For a batch of writes in one request (sync push): the batch then sees the regimen as it
+    was when the batch began, as if it had arrived a moment earlier.
+    """
+    token = _regimen_snapshot.set({})
+    try:
+        yield
+    finally:
+        _regimen_snapshot.reset(token)
+
+
+def _schedule_steps(patient: Patient) -> list[schedules.Step]:
+    snapshot = _regimen_snapshot.get()
+    if snapshot is None:
+        return as_schedule_steps(current_steps(patient))
+    if patient.pk not in snapshot:
+        snapshot[patient.pk] = as_schedule_steps(current_steps(patient))
+    return snapshot[patient.pk]
 
 
 def as_schedule_steps(steps: list[RegimenStep]) -> list[schedules.Step]:
@@ -176,7 +207,7 @@ def prescription_issue(*, actor: User, patient: Patient, **data: Any) -> Prescri
 
 
 def _dose_fields(patient: Patient, data: dict[str, Any]) -> dict[str, Any]:
-    steps = as_schedule_steps(current_steps(patient))
+    steps = _schedule_steps(patient)
     expected = schedules.dose_on(steps, data["scheduled_date"]) if steps else Decimal(0)
     dose = data.get("dose_mg")
     if data["status"] == DoseLog.Status.TAKEN and dose is None:
