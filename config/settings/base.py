@@ -194,6 +194,7 @@ if MEDIA_STORAGE == "s3":
             "querystring_expire": PHOTO_URL_EXPIRY_SECONDS,
             "file_overwrite": False,
             "location": "photos",
+            "signature_version": "s3v4",
         },
     }
 elif MEDIA_STORAGE == "local":
