@@ -44,6 +44,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_BROKER_URL": _redis_url(),
     }
+    (ROOT / "var").mkdir(exist_ok=True)
     log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
