@@ -7,13 +7,21 @@ from typing import Any
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.serializers import (
+    PasswordField,
+    TokenObtainPairSerializer,
+    TokenRefreshSerializer,
+)
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from tracker.services.patients import patient_activate
@@ -38,10 +46,22 @@ class AccountLocked(exceptions.APIException):
     default_code = "account_locked"
 
 
+@extend_schema_serializer(component_name="TokenObtainPair")
+class BoundedTokenObtainSerializer(TokenObtainPairSerializer):
+    """simplejwt's sign-in with bounded fields: django-axes records the e-mail of a failed
+    sign-in in a 255-character column, so a longer one was a 500, not a 401."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = serializers.CharField(write_only=True, max_length=254)
+        self.fields["password"] = PasswordField(max_length=4096)
+
+
 class TokenObtainApi(TokenObtainPairView):
     """POST email + password -> access (10 min) and refresh (rotated) tokens."""
 
     throttle_scope = "auth"
+    serializer_class = BoundedTokenObtainSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
@@ -59,10 +79,23 @@ class TokenObtainApi(TokenObtainPairView):
         return response
 
 
+@extend_schema_serializer(component_name="TokenRefresh")
+class CheckedTokenRefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh, with a refresh whose user is gone (or whose claims are absurd but
+    correctly signed) refused as 401 instead of raising DoesNotExist / OverflowError (500)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        try:
+            return super().validate(attrs)
+        except (ObjectDoesNotExist, DjangoValidationError, OverflowError, ValueError) as exc:
+            raise InvalidToken("Token is invalid or its user no longer exists.") from exc
+
+
 class TokenRefreshApi(TokenRefreshView):
     """POST refresh -> new access and refresh; the old refresh is blacklisted (reuse -> 401)."""
 
     throttle_scope = "auth"
+    serializer_class = CheckedTokenRefreshSerializer
 
 
 class ActivateApi(APIView):

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 Delivery = NotificationDelivery
 # Celery ETAs and the sweep may fire a moment before next_attempt_at by clock skew.
 _CLAIM_TOLERANCE = timedelta(seconds=2)
+# How long a sent message's outcome waits for the database; less than the deliveries sweep's
+# grace, so the sweep never takes the row over meanwhile.
+_MARK_PATIENCE = timedelta(seconds=30)
 
 
 class Outcome(enum.StrEnum):
@@ -140,9 +144,28 @@ def _send(delivery: Delivery) -> Outcome:
         logger.exception("delivery %s: unexpected %s", delivery.pk, type(exc).__name__)
         error, permanent, invalid = f"unexpected {type(exc).__name__}", False, False
     else:
-        delivery_mark_sent(delivery, started_at=started_at)
+        _record_sent(delivery, started_at)
         return Outcome.SENT
     countdown = delivery_mark_failed(
         delivery, error=error, permanent=permanent, invalid_recipient=invalid, started_at=started_at
     )
     return Outcome.GAVE_UP if countdown is None else Outcome.RETRY
+
+
+def _record_sent(delivery: Delivery, started_at: datetime) -> None:
+    """The provider accepted the message: record it, waiting out a database outage of up to
+    _MARK_PATIENCE. Letting the error reach the task's retry would send the message again
+    (the retry finds the row still "sending", with no live sender)."""
+    pause = 0.5
+    deadline = time.monotonic() + _MARK_PATIENCE.total_seconds()
+    while True:
+        try:
+            delivery_mark_sent(delivery, started_at=started_at)
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("delivery %s sent; the database is unavailable, retrying", delivery.pk)
+            connection.close()  # the next try opens a new connection
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)

@@ -181,11 +181,17 @@ def _attempt(delivery: Delivery, started_at: datetime, outcome: str, error: str 
 
 @transaction.atomic
 def delivery_mark_sent(delivery: Delivery, *, started_at: datetime) -> None:
-    """sending -> sent (final: nothing ever sends a sent row again); a reminder becomes sent."""
+    """sending -> sent (final: nothing ever sends a sent row again); a reminder becomes sent.
+
+    A row no longer "sending" is left alone: this is a retry whose first try committed
+    (the answer to the COMMIT was lost), so the attempt is recorded once.
+    """
     now = timezone.now()
-    Delivery.objects.filter(pk=delivery.pk).update(
+    marked = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
         status=Delivery.Status.SENT, sent_at=now, last_error="", updated_at=now
     )
+    if not marked:
+        return
     _attempt(delivery, started_at, DeliveryAttempt.Outcome.SENT)
     if delivery.reminder_id is not None:
         PatientReminder.objects.filter(pk=delivery.reminder_id, sent_at__isnull=True).update(

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -104,6 +105,10 @@ class PatientViewSet(
     def get_queryset(self) -> QuerySet[Patient]:
         qs = patients_visible_to(self.request.user).select_related("clinic", "user")
         if self.action == "list":
+            for name in ("search", "status"):
+                # PostgreSQL refuses NUL in a text comparison: a 400, not a 500.
+                if "\x00" in self.request.query_params.get(name, ""):
+                    raise ValidationError({name: ["Null characters are not allowed."]})
             search = self.request.query_params.get("search", "").strip()
             if search:
                 qs = qs.filter(

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
+    # Off unless LOAD_SHED_MAX_IN_FLIGHT > 0 (benchmarks/load/run_load.py turns it on).
+    "api.middleware.LoadSheddingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,6 +60,14 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lock-out into a response for form logins.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Load shedding (api.middleware.LoadSheddingMiddleware): at most this many requests in flight
+# per process; a further one waits LOAD_SHED_WAIT_MS for a slot (with at most
+# LOAD_SHED_MAX_WAITING others, default: as many as in flight), else 503 + Retry-After.
+LOAD_SHED_MAX_IN_FLIGHT = env_int("LOAD_SHED_MAX_IN_FLIGHT", 0)
+LOAD_SHED_MAX_WAITING = env_int("LOAD_SHED_MAX_WAITING", 0)
+LOAD_SHED_WAIT_MS = env_int("LOAD_SHED_WAIT_MS", 200)
+LOAD_SHED_RETRY_AFTER = env_int("LOAD_SHED_RETRY_AFTER", 1)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -143,6 +153,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
             "store_processed": False,
         }
     )
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, fixed so that a broker outage cannot make the worker exit.
+    CELERY_BROKER_TRANSPORT = "notifications.broker:Transport"
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
@@ -163,6 +176,12 @@ CELERY_BEAT_SCHEDULE = {
     "evaluation-sweep": {
         "task": "notifications.evaluation.evaluation_sweep_task",
         "schedule": 300.0,
+    },
+    # Evaluations whose task was lost (broker outage, emptied queue, killed worker): a
+    # cheap query every minute, so that an alert waits a minute for them, not five.
+    "evaluation-catch-up": {
+        "task": "notifications.evaluation.evaluation_catch_up_task",
+        "schedule": 60.0,
     },
     "photo-sweep": {"task": "tracker.tasks.photos_sweep_task", "schedule": 300.0},
     "orphan-files-sweep": {"task": "tracker.tasks.orphan_files_sweep_task", "schedule": 3600.0},
@@ -279,7 +298,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "api.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
