@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from django.db import OperationalError, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
 from notifications import routing
@@ -84,7 +86,6 @@ def patients_evaluate(patient_ids: Sequence[int]) -> Outcome:
     )
     if not patients:
         return outcome
-    seen = {p.pk: p.change_seq for p in patients}
     # A patient whose data did not change since the last evaluation can only gain findings
     # from the passing of time: run just the time-based rules, on a leaner timeline.
     unchanged = frozenset(
@@ -103,16 +104,33 @@ def patients_evaluate(patient_ids: Sequence[int]) -> Outcome:
     }
     _upsert(patients, findings, outcome)
     # Under our row locks change_seq cannot move, so F("change_seq") is what we evaluated.
-    _mark_evaluated(seen, timezone.now())
+    _mark_evaluated(patients, timezone.now())
     outcome.evaluated = len(patients)
     return outcome
 
 
-def _mark_evaluated(seen: dict[int, int], now: object) -> None:
-    from django.db.models import F
+def next_local_midnight(moment: datetime, tz: str) -> datetime:
+    """The first instant after ``moment`` at which the local date of zone ``tz`` changes.
 
-    Patient.objects.filter(pk__in=list(seen)).update(
-        evaluated_seq=F("change_seq"), evaluated_at=now
+    Computed on the wall clock and then localised, so a daylight-saving change (or a zone
+    whose clocks skip midnight) still gives the right instant.
+    """
+    zone = ZoneInfo(tz)
+    tomorrow = moment.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def _mark_evaluated(patients: list[Patient], now: datetime) -> None:
+    """One UPDATE for the batch: the change_seq evaluated, and when each patient's local
+    date next changes (the earliest moment a time-based rule can give another answer)."""
+    zones = sorted({p.timezone for p in patients})
+    Patient.objects.filter(pk__in=[p.pk for p in patients]).update(
+        evaluated_seq=F("change_seq"),
+        evaluated_at=now,
+        evaluate_after=Case(
+            *(When(timezone=tz, then=Value(next_local_midnight(now, tz))) for tz in zones),
+            output_field=DateTimeField(),
+        ),
     )
 
 
@@ -193,13 +211,23 @@ def patient_evaluate(patient_id: int) -> Outcome:
     return patients_evaluate([patient_id])
 
 
-def evaluation_sweep(*, batch_size: int = BATCH_SIZE) -> Outcome:
-    """Every active patient, in batches: catches evaluations a broker outage lost (change_seq
-    ahead of evaluated_seq) and runs the time-based rules (overdue tests, missing check-ins,
-    non-response) for everyone. Queries: a fixed number per batch."""
-    ids = list(
-        Patient.objects.filter(status__in=ACTIVE).order_by("pk").values_list("pk", flat=True)
-    )
+def evaluation_sweep(*, batch_size: int = BATCH_SIZE, everyone: bool = False) -> Outcome:
+    """Every active patient that is due, in batches: those whose data changed since their last
+    evaluation (an evaluation a broker outage lost: all rules), and those whose local date
+    moved on since (the time-based rules: overdue tests, missing check-ins, doses not logged,
+    non-response). Nobody else can have a finding change, so a sweep between two local
+    midnights is one query. Queries: one, then a fixed number per batch.
+
+    ``everyone`` evaluates every active patient, due or not (the evaluate_patients command).
+    """
+    active = Patient.objects.filter(status__in=ACTIVE)
+    if not everyone:
+        active = active.filter(
+            Q(evaluate_after__isnull=True)
+            | Q(evaluate_after__lte=timezone.now())
+            | Q(change_seq__gt=F("evaluated_seq"))
+        )
+    ids = list(active.order_by("pk").values_list("pk", flat=True))
     return _in_batches(ids, batch_size)
 
 
@@ -208,8 +236,6 @@ def evaluation_catch_up(*, batch_size: int = BATCH_SIZE) -> Outcome:
     evaluated_seq) more than CATCH_UP_GRACE ago: the evaluations whose task a broker outage,
     an emptied queue or a killed worker lost. One cheap query when there are none, so beat
     runs it every minute: a lost evaluation costs a minute, not the full sweep's five."""
-    from django.db.models import F
-
     ids = list(
         Patient.objects.filter(
             status__in=ACTIVE,

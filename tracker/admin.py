@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from tracker.detection.thresholds import ThresholdError, Thresholds
+from tracker.jobs import clinic_patients_changed
 from tracker.models import (
     AuditEvent,
     CareTeamAssignment,
@@ -88,6 +89,12 @@ class ClinicRuleSettingsAdmin(admin.ModelAdmin):
     form = ClinicRuleSettingsForm
     list_display = ["clinic", "updated_at"]
     readonly_fields = ["defaults"]
+
+    def save_model(self, request: Any, obj: ClinicRuleSettings, form: Any, change: bool) -> None:
+        # The admin's change view is one transaction: the mark commits with the thresholds.
+        super().save_model(request, obj, form, change)
+        # New thresholds can change findings on unchanged data: re-evaluate the whole clinic.
+        clinic_patients_changed(obj.clinic_id)
 
     @admin.display(description="Published defaults")
     def defaults(self, obj: ClinicRuleSettings) -> str:

@@ -56,6 +56,17 @@ def patient_changed(patient_id: int) -> None:
     send_task_on_commit(EVALUATE_TASK, patient_id=patient_id)
 
 
+def clinic_patients_changed(clinic_id: int) -> int:
+    """Mark every patient of the clinic as changed, without enqueueing one task each.
+
+    For a change that alters what the rules conclude from unchanged data (the clinic's
+    thresholds): the catch-up sweep re-evaluates them all, in batches, within a minute or two.
+    """
+    return Patient.objects.filter(clinic_id=clinic_id).update(
+        changed_at=Now(), change_seq=F("change_seq") + 1
+    )
+
+
 @contextmanager
 def patients_changed_once() -> Iterator[None]:
     """Collapse the marks and evaluations of a batch of writes into one per patient.

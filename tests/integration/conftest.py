@@ -32,9 +32,14 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2):
     pytest.fail(f"condition not met within {timeout}s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen]:
-    """Start `celery worker` on the test database; stop it at the end of the session."""
+    """Start `celery worker` on the test database; stop it when this package's tests end.
+
+    Not session-wide: alive during later transactional tests, the worker would evaluate
+    the patients they commit while pytest-django truncates the tables between tests, and
+    the truncation fails on the worker's row locks.
+    """
     redis.Redis.from_url(_redis_url()).flushdb()
     db = settings.DATABASES["default"]
     env = {

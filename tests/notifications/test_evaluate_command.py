@@ -19,5 +19,9 @@ def test_evaluate_patients_raises_the_demo_relapse_once():
     )
     assert relapse.severity == "urgent"
     assert "taper" in relapse.summary
-    call_command("evaluate_patients", stdout=out)
+    again = StringIO()
+    call_command("evaluate_patients", stdout=again)
+    assert "Evaluated 0 patients" in again.getvalue()  # nobody is due again before midnight
+    call_command("evaluate_patients", "--all", stdout=again)
+    assert "Evaluated 12 patients: 0 new alerts" in again.getvalue()
     assert Alert.objects.filter(rule="possible_relapse").count() == 1

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
-from notifications.evaluation import evaluation_sweep, patients_evaluate
+from notifications.evaluation import evaluation_sweep, next_local_midnight, patients_evaluate
 from notifications.models import Alert
 from tests.conftest import make_patient
 from tracker.admin import ClinicRuleSettingsForm
-from tracker.models import CheckIn, ClinicRuleSettings, LabResult, RegimenStep
+from tracker.jobs import patient_changed
+from tracker.models import CheckIn, ClinicRuleSettings, LabResult, Patient, RegimenStep
 
 pytestmark = pytest.mark.django_db
 
@@ -52,30 +55,92 @@ def _patients(clinic, clinician, n: int, start: int) -> list:
     return patients
 
 
-def _steady_queries(batch_size: int) -> int:
+def _next_day_queries(batch_size: int) -> int:
+    """Queries of the sweep that runs after everyone's local midnight (all of them due)."""
     evaluation_sweep(batch_size=batch_size)  # first run writes whatever alerts there are
-    with CaptureQueriesContext(connection) as ctx:
+    tomorrow = time_machine.travel(timezone.now() + timedelta(days=1))
+    with tomorrow, CaptureQueriesContext(connection) as ctx:
         evaluation_sweep(batch_size=batch_size)
+    Patient.objects.update(evaluate_after=None)  # back to today: everyone due for the next call
     return len(ctx.captured_queries)
 
 
 def test_sweep_queries_grow_with_batches_not_patients(clinic, clinician, nurse):
     _patients(clinic, clinician, 3, 0)
-    three = _steady_queries(batch_size=500)
+    three = _next_day_queries(batch_size=500)
     _patients(clinic, clinician, 9, 100)
-    twelve = _steady_queries(batch_size=500)
+    twelve = _next_day_queries(batch_size=500)
     assert twelve == three  # one batch either way
-    four_batches = _steady_queries(batch_size=3)
+    four_batches = _next_day_queries(batch_size=3)
     assert four_batches > twelve  # more batches, more queries: the cost is per batch
 
 
 def test_sweep_runs_twice_without_new_alerts(clinic, clinician, nurse):
     _patients(clinic, clinician, 4, 0)
     first = evaluation_sweep()
-    second = evaluation_sweep()
+    with time_machine.travel(timezone.now() + timedelta(days=1)):
+        second = evaluation_sweep()
     assert first.evaluated == second.evaluated == 4
     assert second.created == []
     assert Alert.objects.count() == len(first.created)
+
+
+def test_a_sweep_before_the_next_local_midnight_is_one_query(clinic, clinician, nurse):
+    _patients(clinic, clinician, 5, 0)
+    evaluation_sweep()
+    with CaptureQueriesContext(connection) as ctx:
+        again = evaluation_sweep()
+    assert again.evaluated == 0
+    assert len(ctx.captured_queries) == 1
+
+
+def test_a_patient_is_due_again_at_their_own_local_midnight(clinic, clinician, nurse):
+    # 22:30 UTC on a winter day: 23:30 in Madrid, 17:30 in New York.
+    with time_machine.travel(datetime(2026, 1, 14, 22, 30, tzinfo=UTC), tick=False) as clock:
+        madrid = make_patient("m@sweep.test", clinic, mrn="M1", timezone="Europe/Madrid")
+        new_york = make_patient("n@sweep.test", clinic, mrn="N1", timezone="America/New_York")
+        for p in (madrid, new_york):
+            _history(p, clinician)
+        assert evaluation_sweep().evaluated == 2
+        clock.move_to(datetime(2026, 1, 14, 23, 30, tzinfo=UTC))  # 00:30 in Madrid
+        assert _swept_ids() == {madrid.pk}
+        clock.move_to(datetime(2026, 1, 15, 5, 0, tzinfo=UTC))  # 00:00 in New York
+        assert _swept_ids() == {new_york.pk}
+
+
+def _swept_ids() -> set[int]:
+    before = dict(Patient.objects.values_list("pk", "evaluated_at"))
+    evaluation_sweep()
+    after = dict(Patient.objects.values_list("pk", "evaluated_at"))
+    return {pk for pk, at in after.items() if at != before[pk]}
+
+
+def test_a_changed_patient_is_swept_at_once(clinic, clinician, nurse):
+    patient = _patients(clinic, clinician, 1, 0)[0]
+    evaluation_sweep()
+    _anc(patient, nurse, "0.9")
+    patient_changed(patient.pk)  # as the lab service does; its task is lost here
+    outcome = evaluation_sweep()
+    assert outcome.evaluated == 1
+    assert Alert.objects.filter(patient=patient, rule="cytopenia").exists()
+
+
+@pytest.mark.parametrize(
+    ("moment", "tz", "expected"),
+    [
+        # The night the clocks go forward in Madrid (2026-03-29): midnight is still 23:00 UTC.
+        (datetime(2026, 3, 28, 12, 0, tzinfo=UTC), "Europe/Madrid", datetime(2026, 3, 28, 23, 0)),
+        # The day after it, midnight is 22:00 UTC (summer time).
+        (datetime(2026, 3, 29, 12, 0, tzinfo=UTC), "Europe/Madrid", datetime(2026, 3, 29, 22, 0)),
+        # The night the clocks go back in New York (2026-11-01): 04:00 UTC, then 05:00 UTC.
+        (datetime(2026, 10, 31, 12, 0, tzinfo=UTC), "America/New_York", datetime(2026, 11, 1, 4)),
+        (datetime(2026, 11, 1, 12, 0, tzinfo=UTC), "America/New_York", datetime(2026, 11, 2, 5)),
+        # Just before midnight the next midnight is a minute away, not a day.
+        (datetime(2026, 6, 1, 21, 59, tzinfo=UTC), "Europe/Madrid", datetime(2026, 6, 1, 22, 0)),
+    ],
+)
+def test_next_local_midnight_follows_the_wall_clock(moment, tz, expected):
+    assert next_local_midnight(moment, tz) == expected.replace(tzinfo=UTC)
 
 
 def _anc(patient, nurse, value: str) -> None:
@@ -115,3 +180,27 @@ def test_admin_validates_threshold_overrides(clinic, overrides, valid):
         data={"clinic": clinic.pk, "overrides": overrides and __import__("json").dumps(overrides)}
     )
     assert form.is_valid() is valid
+
+
+def test_new_thresholds_saved_in_the_admin_reach_unchanged_patients(
+    client, clinic, other_clinic, clinician, nurse, other_clinician, django_user_model
+):
+    ours = _patients(clinic, clinician, 1, 0)[0]
+    theirs = _patients(other_clinic, other_clinician, 1, 50)[0]
+    _anc(ours, nurse, "1.7")
+    _anc(theirs, nurse, "1.7")
+    evaluation_sweep()
+    assert not Alert.objects.filter(rule="cytopenia").exists()  # 1.7 is above the default 1.5
+
+    admin = django_user_model.objects.create_superuser("root@first.test", "pw-for-admin-42")
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:tracker_clinicrulesettings_add"),
+        {"clinic": clinic.pk, "overrides": '{"anc_warning": "1.8"}'},
+    )
+    assert response.status_code == 302, response.content[:500]
+
+    outcome = evaluation_sweep()  # same day, nobody's data changed: only the clinic is due
+    assert outcome.evaluated == 1
+    assert Alert.objects.filter(patient=ours, rule="cytopenia").exists()
+    assert not Alert.objects.filter(patient=theirs, rule="cytopenia").exists()

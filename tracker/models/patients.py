@@ -15,7 +15,9 @@ class Patient(models.Model):
     `change_seq` is bumped by every service that writes data a rule reads, and
     `evaluated_seq` set by the detection engine to the value it evaluated: the sweep
     re-evaluates where change_seq > evaluated_seq, so an evaluation lost with the broker is
-    caught up later.
+    caught up later. `evaluate_after` is the patient's next local midnight after their last
+    evaluation: the rules are pure functions of (data, local date, thresholds), so with the
+    data unchanged nothing can change before then, and the sweep skips the patient.
     """
 
     class Sex(models.TextChoices):
@@ -64,6 +66,7 @@ class Patient(models.Model):
     # evaluation records the change_seq it saw; the sweep finds change_seq > evaluated_seq.
     change_seq = models.BigIntegerField(default=0)
     evaluated_seq = models.BigIntegerField(default=0)
+    evaluate_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -73,6 +76,11 @@ class Patient(models.Model):
             models.Index(
                 fields=["clinic", "status"],
                 name="patient_active_by_clinic",
+                condition=Q(status__in=["invited", "active"]),
+            ),
+            models.Index(
+                fields=["evaluate_after"],
+                name="patient_evaluation_due",
                 condition=Q(status__in=["invited", "active"]),
             ),
         ]
