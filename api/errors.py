@@ -8,9 +8,11 @@ the errors Django raises before DRF runs (oversized bodies, unknown URLs).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter
 from drf_standardized_errors.handler import ExceptionHandler
@@ -51,6 +53,21 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database refused or dropped the connection (a restart, a failover): nothing was
+    written, and the same request, retried, will succeed once it is back."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is briefly unavailable; retry after the Retry-After delay."
+    default_code = "database_unavailable"
+
+
+# Seconds a client should wait before retrying after a database outage (a restart takes a few).
+DATABASE_RETRY_AFTER = "5"
+# Connection-level failures only: an IntegrityError or a DataError is a bug or bad input.
+_DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 class Unprocessable(exceptions.APIException):
@@ -103,11 +120,15 @@ class ProblemHandler(ExceptionHandler):
         # The json module recurses per nesting level: "[[[[...]]]]" is bad input, not a bug.
         if isinstance(exc, RecursionError) and "JSON" in str(exc):
             return exceptions.ParseError("JSON parse error - the document is nested too deeply.")
+        if isinstance(exc, _DATABASE_DOWN):
+            return DatabaseUnavailable()
         return super().convert_known_exceptions(exc)
 
     def get_response(self, exc: exceptions.APIException, data: Any) -> Response:
         response = super().get_response(exc, data)
         response.content_type = PROBLEM_CONTENT_TYPE
+        if isinstance(exc, DatabaseUnavailable):
+            response["Retry-After"] = DATABASE_RETRY_AFTER
         return response
 
 
@@ -134,4 +155,12 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
+    # Django calls this while handling the exception, so it is still sys.exception(): a
+    # database that went away outside a DRF view (the audit insert, a session) is a 503 too.
+    if isinstance(sys.exception(), _DATABASE_DOWN):
+        response = _django_problem(
+            request, 503, DatabaseUnavailable.default_code, str(DatabaseUnavailable.default_detail)
+        )
+        response["Retry-After"] = DATABASE_RETRY_AFTER
+        return response
     return _django_problem(request, 500, "error", "A server error occurred.")

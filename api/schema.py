@@ -54,7 +54,7 @@ DESCRIPTIONS = {
     "422": "Idempotency-Key misuse.",
     "429": "Throttled or locked out.",
     "500": "Server error.",
-    "503": "Overloaded: retry after the Retry-After delay.",
+    "503": "Overloaded or the database briefly unavailable: retry after the Retry-After delay.",
 }
 EVERY_OPERATION = ("400", "401", "403", "404", "405", "406", "415", "429", "500", "503")
 WRITES = ("409", "413", "422")

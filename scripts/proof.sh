@@ -7,9 +7,12 @@
 #    every fault. Each starts its own private Redis, PostgreSQL, Celery worker, beat and
 #    gunicorn on free ports; the shared PostgreSQL holds only the test database
 #    test_tracker_faults and the shared Redis is never stopped or flushed.
-# 2. `python -m benchmarks.run_all` when that module exists (docs/performance.md);
+# 2. The load proof, `python -m benchmarks.load.run_load` (docs/security.md section 5):
+#    capacity ramp, half capacity for 5 minutes, 150 % for 60 s, recovery. PROOF_LOAD=0
+#    skips it.
+# 3. `python -m benchmarks.run_all` when that module exists (docs/performance.md);
 #    PROOF_BENCH=0 skips it.
-# 3. The table of fault figures, and the status of each part.
+# 4. The table of fault figures, and the status of each part.
 #
 # Arguments go to pytest (e.g. -x, -k kill). About 10 minutes for the faults on 2 CPUs.
 set -uo pipefail
@@ -45,6 +48,13 @@ python -m pytest tests/faults -m "not slow" -q -p no:randomly --basetemp="var/pr
 fast_rc=$?
 faults_s=$((SECONDS - started))
 
+load_rc="-"
+if [ "${PROOF_LOAD:-1}" != 0 ]; then
+  echo "== load: half capacity 5 min, 150 % for 60 s, recovery (python -m benchmarks.load.run_load)"
+  python -m benchmarks.load.run_load
+  load_rc=$?
+fi
+
 bench_rc="-"
 if [ -f benchmarks/run_all.py ] && [ "${PROOF_BENCH:-1}" != 0 ]; then
   echo "== benchmarks (python -m benchmarks.run_all)"
@@ -58,10 +68,11 @@ echo "== proof: fault figures ($FAULT_REPORT)"
 python -m tests.faults.report "$FAULT_REPORT"
 report_rc=$?
 echo
-printf '| %-22s | %-6s |\n' "part" "exit"
-printf '|%s|%s|\n' "------------------------" "--------"
-printf '| %-22s | %-6s |\n' "faults, slow" "$slow_rc" "faults, fast" "$fast_rc" \
-  "benchmarks" "$bench_rc" "fault table" "$report_rc"
+printf '| %-26s | %-6s |\n' "part" "exit"
+printf '|%s|%s|\n' "----------------------------" "--------"
+printf '| %-26s | %-6s |\n' "faults, slow" "$slow_rc" "faults, fast" "$fast_rc" \
+  "load (var/proof/load.json)" "$load_rc" "benchmarks" "$bench_rc" "fault table" "$report_rc"
 total_s=$((SECONDS - started))
 echo "faults took $((faults_s / 60)) min $((faults_s % 60)) s; in all $((total_s / 60)) min $((total_s % 60)) s"
-[ "$slow_rc" = 0 ] && [ "$fast_rc" = 0 ] && [ "$report_rc" = 0 ] && { [ "$bench_rc" = 0 ] || [ "$bench_rc" = "-" ]; }
+[ "$slow_rc" = 0 ] && [ "$fast_rc" = 0 ] && [ "$report_rc" = 0 ] \
+  && { [ "$load_rc" = 0 ] || [ "$load_rc" = "-" ]; } && { [ "$bench_rc" = 0 ] || [ "$bench_rc" = "-" ]; }
