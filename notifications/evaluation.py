@@ -144,6 +144,7 @@ def _upsert(patients: list[Patient], findings: dict[int, list[Finding]], outcome
         for a in Alert.objects.select_for_update().filter(patient_id__in=list(findings))
         if (a.patient_id, a.rule, a.episode_key) in wanted
     }
+    now = timezone.now()
     new: list[Alert] = []
     changed: list[Alert] = []
     events: list[AlertEvent] = []
@@ -162,6 +163,7 @@ def _upsert(patients: list[Patient], findings: dict[int, list[Finding]], outcome
                     severity_rank=rank,
                     summary=f.summary[:300],
                     evidence=f.evidence,
+                    routed_at=now,  # routed below, in this transaction
                 )
             )
             continue
@@ -179,8 +181,9 @@ def _upsert(patients: list[Patient], findings: dict[int, list[Finding]], outcome
         alert.summary = f.summary[:300]
         if raised:
             alert.severity, alert.severity_rank = f.severity, rank
+            alert.routed_at = now  # the escalation clock restarts at the new severity
             outcome.raised.append(alert)
-        alert.updated_at = timezone.now()
+        alert.updated_at = now
         changed.append(alert)
     if new:
         # ignore_conflicts: a concurrent evaluation that slipped past the row lock (e.g. the
@@ -196,15 +199,16 @@ def _upsert(patients: list[Patient], findings: dict[int, list[Finding]], outcome
         outcome.created.extend(created)
     if changed:
         Alert.objects.bulk_update(
-            changed, ["evidence", "summary", "severity", "severity_rank", "updated_at"]
+            changed,
+            ["evidence", "summary", "severity", "severity_rank", "routed_at", "updated_at"],
         )
         outcome.updated += len(changed)
     if events:
         AlertEvent.objects.bulk_create(events)
     for alert in outcome.created:
-        routing.alert_changed(alert, change="created")
+        routing.alert_changed(alert, change="created", now=now)
     for alert in outcome.raised:
-        routing.alert_changed(alert, change="severity_raised")
+        routing.alert_changed(alert, change="severity_raised", now=now)
 
 
 def patient_evaluate(patient_id: int) -> Outcome:

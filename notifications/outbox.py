@@ -217,12 +217,15 @@ def deliveries_enqueue_on_commit(ids: Sequence[int], *, countdown: int | None = 
 def alert_route(alert: Alert, *, now: datetime | None = None) -> list[int]:
     """Write the deliveries that tell the patient's nurses about `alert` at its severity.
 
-    Side effects: sets `alert.routed_at` (the escalation clock). If no nurse is assigned the
-    escalation list is told instead, because an urgent alert must never reach nobody.
+    Side effects: sets `alert.routed_at` (the escalation clock) to `now`, unless the caller
+    already stored exactly that (the evaluation writes it with the batch's alerts). If no
+    nurse is assigned the escalation list is told instead, because an urgent alert must never
+    reach nobody.
     """
     now = now or timezone.now()
-    Alert.objects.filter(pk=alert.pk).update(routed_at=now)
-    alert.routed_at = now
+    if alert.routed_at != now:
+        Alert.objects.filter(pk=alert.pk).update(routed_at=now)
+        alert.routed_at = now
     channels = ALERT_CHANNELS[alert.severity]
     if not channels:
         return []

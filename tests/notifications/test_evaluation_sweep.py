@@ -204,3 +204,23 @@ def test_new_thresholds_saved_in_the_admin_reach_unchanged_patients(
     assert outcome.evaluated == 1
     assert Alert.objects.filter(patient=ours, rule="cytopenia").exists()
     assert not Alert.objects.filter(patient=theirs, rule="cytopenia").exists()
+
+
+def test_evaluation_starts_the_escalation_clock_and_restarts_it_on_a_raise(
+    clinic, clinician, nurse
+):
+    patient = _patients(clinic, clinician, 1, 0)[0]
+    _anc(patient, nurse, "1.2")  # grade 2: warning
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        patients_evaluate([patient.pk])
+        alert = Alert.objects.get(patient=patient, rule="cytopenia")
+        assert (alert.severity, alert.routed_at) == ("warning", timezone.now())
+        assert alert.deliveries.filter(purpose="alert", severity="warning").exists()
+
+        clock.shift(timedelta(hours=3))
+        _anc(patient, nurse, "0.8")  # below the hold threshold: urgent
+        patient_changed(patient.pk)  # as the lab service does
+        patients_evaluate([patient.pk])
+        alert.refresh_from_db()
+        assert (alert.severity, alert.routed_at) == ("urgent", timezone.now())
+        assert alert.deliveries.filter(purpose="alert", severity="urgent").exists()
