@@ -242,7 +242,8 @@ def normalise(benchmark: str, result: Any) -> list[dict[str, Any]]:
     return rows
 
 
-# Issue 5: the steady-state sweep's wall time / one raw SQL query, same flags; 10,000 patients.
+# Issue 5: the beat sweep's wall time / one raw SQL query, same flags; 10,000 patients. The
+# day-roll sweep (once a day per time zone) is reported beside it.
 SWEEP_TARGETS = {"ratio": 2.0}
 SWEEP_QUICK_PATIENTS = 1000
 _CHILD = """
@@ -266,7 +267,7 @@ def _sweep_rows(result: Any) -> list[dict[str, Any]]:
     rows = [
         {
             "benchmark": "sweep",
-            "name": f"evaluation sweep / one SQL query ({result.get('patients', '?')} patients)",
+            "name": f"beat sweep / one SQL query ({result.get('patients', '?')} patients)",
             "figure": f"{ratio:.2f}",
             "value": ratio,
             "target": f"<= {target:g}",
@@ -290,11 +291,24 @@ def _sweep_rows(result: Any) -> list[dict[str, Any]]:
         rows.append(
             {
                 "benchmark": "sweep",
-                "name": "steady-state sweep: wall time, queries (SQL: ms)",
-                "figure": f"{float(result['steady_sweep_s']):.2f} s, "
+                "name": "beat sweep: wall time, queries (SQL: ms)",
+                "figure": f"{float(result['steady_sweep_s']) * 1000:.1f} ms, "
                 f"{result.get('steady_sweep_queries')} queries "
                 f"(SQL {float(result.get('sql_s', 0)) * 1000:.0f} ms)",
                 "value": result["steady_sweep_s"],
+                "target": "",
+                "pass": None,
+            }
+        )
+    if "day_roll_sweep_s" in result:
+        rows.append(
+            {
+                "benchmark": "sweep",
+                "name": "day-roll sweep (time rules, everyone) / SQL",
+                "figure": f"{float(result['day_roll_ratio']):.1f} "
+                f"({float(result['day_roll_sweep_s']):.1f} s, "
+                f"{result.get('day_roll_sweep_queries')} queries)",
+                "value": result["day_roll_ratio"],
                 "target": "",
                 "pass": None,
             }
