@@ -51,7 +51,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from tests.fixtures_images import display_p3_icc, gps_exif
+from tests.fixtures_images import display_p3_icc, gps_exif, hostile_cases
 from tracker import imaging
 
 TARGET_RATIO = 2.0
@@ -253,6 +253,32 @@ def _measure(scenario: Scenario, runs: int, workdir: Path) -> dict[str, Any]:
     }
 
 
+TARGET_REFUSAL_MS = 1000.0
+
+
+def hostile_refusals() -> dict[str, Any]:
+    """Wall time of ``sanitize`` refusing each file of the hostile corpus (issue 4: "answered
+    within 1 s"); the tests check that each is refused, with which code, never how fast."""
+    times: list[tuple[float, str]] = []
+    for case in hostile_cases():
+        started = time.perf_counter()
+        try:
+            imaging.sanitize(io.BytesIO(case.data))
+        except imaging.ImageRejected:
+            pass
+        else:
+            raise RuntimeError(f"{case.name} was accepted")
+        times.append(((time.perf_counter() - started) * 1000, case.name))
+    slowest_ms, slowest = max(times)
+    return {
+        "files": len(times),
+        "median_ms": statistics.median(t for t, _ in times),
+        "slowest_ms": slowest_ms,
+        "slowest": slowest,
+        "pass": slowest_ms < TARGET_REFUSAL_MS,
+    }
+
+
 def run(runs: int = 5, *, heic: bool = False) -> dict[str, Any]:
     """Measure every scenario; the top-level figures are those of the primary scenario.
 
@@ -263,12 +289,14 @@ def run(runs: int = 5, *, heic: bool = False) -> dict[str, Any]:
     scenarios = (*SCENARIOS, HEIC_SCENARIO) if heic else SCENARIOS
     with tempfile.TemporaryDirectory() as tmp:
         rows = [_measure(s, runs, Path(tmp)) for s in scenarios]
+    _progress("[hostile] refusing the hostile corpus...")
     return {
         "benchmark": "photo_processing",
         "runs": runs,
         "targets": {"ratio": TARGET_RATIO, "peak_mb": TARGET_PEAK_MB},
         **rows[0],
         "scenarios": rows,
+        "refusals": hostile_refusals(),
     }
 
 
@@ -315,6 +343,14 @@ def format_table(result: dict[str, Any]) -> str:
     )
     body = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
     body += [fmt.format(*r) for r in lines]
+    refusals = result.get("refusals")
+    if refusals:
+        body.append(
+            f"Hostile corpus: {refusals['files']} files refused, median "
+            f"{refusals['median_ms']:.1f} ms, slowest {refusals['slowest_ms']:.1f} ms "
+            f"({refusals['slowest']}); target < {TARGET_REFUSAL_MS:.0f} ms: "
+            f"{_verdict(refusals['pass'])}"
+        )
     return "\n".join([title, *body])
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -140,7 +139,7 @@ def test_heic_from_an_iphone_is_accepted(
         ("empty.jpg", b"", "empty"),
     ],
 )
-def test_named_hostile_files_are_refused_quickly_with_a_clear_problem(
+def test_named_hostile_files_are_refused_with_a_clear_problem(
     name: str,
     data: bytes,
     code: str,
@@ -148,13 +147,11 @@ def test_named_hostile_files_are_refused_quickly_with_a_clear_problem(
     client_for: ClientFor,
     photo_root: Path,
 ) -> None:
-    started = time.perf_counter()
+    # How fast a refusal is answered is measured in benchmarks/photo_processing.py.
     response = post_photo(client_for(alice.user), data, name=name, content_type="image/jpeg")
-    elapsed = time.perf_counter() - started
 
     body = assert_problem(response, 400, code)
     assert body["detail"]  # a sentence the phone can show
-    assert elapsed < 1.0
     assert not LesionPhoto.objects.exists()
     assert stored_files(photo_root) == []
 

