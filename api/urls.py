@@ -5,6 +5,8 @@ from rest_framework.routers import SimpleRouter
 
 from api import auth
 from api.v1.accounts import MeApi
+from api.v1.alerts import AlertViewSet
+from api.v1.devices import DeviceViewSet
 from api.v1.doses import DoseLogViewSet
 from api.v1.patients import PatientViewSet
 from api.v1.photos import PhotoViewSet
@@ -15,7 +17,6 @@ from api.v1.records import (
     PrescriptionViewSet,
 )
 from api.v1.sync import SyncApi
-from notifications.urls import router as notifications_router
 
 router = SimpleRouter(trailing_slash=True)
 router.register("patients", PatientViewSet, basename="patient")
@@ -25,6 +26,8 @@ router.register("lab-results", LabResultViewSet, basename="lab-result")
 router.register("clasi-assessments", ClasiViewSet, basename="clasi")
 router.register("prescriptions", PrescriptionViewSet, basename="prescription")
 router.register("photos", PhotoViewSet, basename="photo")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("devices", DeviceViewSet, basename="device")
 
 urlpatterns = [
     path("auth/token/", auth.TokenObtainApi.as_view(), name="token"),
@@ -33,5 +36,4 @@ urlpatterns = [
     path("me/", MeApi.as_view(), name="me"),
     path("sync/", SyncApi.as_view(), name="sync"),
     path("", include(router.urls)),
-    path("", include(notifications_router.urls)),
 ]

@@ -17,7 +17,7 @@ from tests.conftest import make_patient
 from tests.notifications.conftest import make_alert
 from tracker.models import AuditEvent, Patient, User
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.notifications.urls")]
+pytestmark = pytest.mark.django_db
 Client = Callable[[User | None], APIClient]
 URL = "/api/v1/alerts/"
 

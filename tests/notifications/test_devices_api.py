@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from notifications.models import Device
 from tracker.models import Patient, User
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.notifications.urls")]
+pytestmark = pytest.mark.django_db
 Client = Callable[[User | None], APIClient]
 URL = "/api/v1/devices/"
 
