@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -212,3 +213,25 @@ def test_check_deploy_flags_the_embedded_defaults() -> None:
     assert result.returncode != 0
     assert "security.W009" in result.stderr
     assert "security.W008" in result.stderr
+
+
+def test_beat_runs_every_sweep_and_each_is_a_registered_task() -> None:
+    """The sweeps that make a lost task or a dead worker harmless must be scheduled."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    tasks = {entry["task"] for entry in schedule.values()}
+    assert {
+        "notifications.evaluation.evaluation_sweep_task",
+        "notifications.evaluation.evaluation_catch_up_task",
+        "tracker.tasks.photos_sweep_task",
+        "tracker.tasks.orphan_files_sweep_task",
+        "notifications.tasks.deliveries_sweep_task",
+        "notifications.tasks.escalation_sweep_task",
+        "notifications.tasks.reminders_sweep_task",
+    } <= tasks
+    assert tasks <= set(app.tasks), sorted(tasks - set(app.tasks))
+    # Countdowns and beat periods stay below the Redis visibility timeout (no double runs).
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert all(float(entry["schedule"]) < visibility for entry in schedule.values())

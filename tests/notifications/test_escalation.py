@@ -136,3 +136,26 @@ def test_warning_raised_to_urgent_escalates_30_minutes_after_the_raise(
         alert=alert, purpose="escalation", severity="urgent", channel="sms"
     ).exists()
     assert AlertEvent.objects.filter(alert=alert, kind="escalated").count() == 2
+
+
+def test_clinic_policy_sets_the_warning_delay_and_leaves_other_clinics_alone(
+    alice: Patient,
+    carol: Patient,
+    team: dict[str, User],
+    route: Callable[..., list[Any]],
+) -> None:
+    ClinicAlertPolicy.objects.create(clinic=alice.clinic, warning_escalation_hours=4)
+    with time_machine.travel(T0, tick=False) as clock:
+        ours = make_alert(alice, severity="warning")
+        theirs = make_alert(carol, severity="warning")
+        route(ours)
+        route(theirs)
+        clock.move_to(T0 + timedelta(hours=3, minutes=59))
+        assert escalation_sweep_task() == 0
+        clock.move_to(T0 + timedelta(hours=4))
+        assert escalation_sweep_task() == 1  # ours only: the other clinic keeps 24 h
+        assert AlertEvent.objects.filter(alert=ours, kind="escalated").exists()
+        assert not AlertEvent.objects.filter(alert=theirs, kind="escalated").exists()
+        clock.move_to(T0 + timedelta(hours=24))
+        assert escalation_sweep_task() == 1
+    assert AlertEvent.objects.filter(alert=theirs, kind="escalated").exists()

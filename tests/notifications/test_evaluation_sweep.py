@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from notifications.evaluation import evaluation_sweep, next_local_midnight, patients_evaluate
-from notifications.models import Alert
+from notifications.models import Alert, NotificationDelivery
 from tests.conftest import make_patient
 from tracker.admin import ClinicRuleSettingsForm
 from tracker.jobs import patient_changed
@@ -224,3 +224,31 @@ def test_evaluation_starts_the_escalation_clock_and_restarts_it_on_a_raise(
         alert.refresh_from_db()
         assert (alert.severity, alert.routed_at) == ("urgent", timezone.now())
         assert alert.deliveries.filter(purpose="alert", severity="urgent").exists()
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_an_alert_rolled_back_takes_its_deliveries_and_their_tasks_with_it(
+    clinic, clinician, nurse, django_capture_on_commit_callbacks
+):
+    patient = _patients(clinic, clinician, 1, 0)[0]
+    _anc(patient, nurse, "0.8")  # urgent: the nurse is told at once, by e-mail at least
+    patient_changed(patient.pk)
+    written: list[int] = []
+
+    def evaluate_then_fail() -> None:
+        with transaction.atomic():
+            patients_evaluate([patient.pk])
+            written.append(NotificationDelivery.objects.count())
+            raise _Boom  # the transaction fails after the alert and its outbox rows
+
+    with django_capture_on_commit_callbacks() as published, pytest.raises(_Boom):
+        evaluate_then_fail()
+    assert written[0] > 0
+    assert not Alert.objects.exists()
+    assert not NotificationDelivery.objects.exists()
+    assert published == []  # no dispatch task for rows that never committed
+    patient.refresh_from_db()
+    assert patient.change_seq > patient.evaluated_seq  # still due: the sweep tries again

@@ -83,6 +83,40 @@ def test_alternate_day_dose_reminders_across_the_october_dst_change(
     assert all("mg" not in p["notification"]["body"] for p in pushes)
 
 
+def test_weekday_dose_reminders_across_the_march_dst_change(
+    bob: Patient, clinician: User, bob_phone: Device, http: HttpServer
+) -> None:
+    # Madrid moves to summer time on Sunday 2026-03-29 at 02:00 CET (01:00 UTC): 09:00 local
+    # is 08:00 UTC before and 07:00 UTC after. Doses on Monday, Wednesday and Friday only.
+    RegimenStep.objects.create(
+        patient=bob,
+        starts_on=date(2026, 3, 23),
+        dose_mg=Decimal("5"),
+        pattern="weekdays",
+        weekdays=[0, 2, 4],
+        reason="taper",
+        created_by=clinician,
+    )
+    moments = [
+        datetime(2026, 3, day, hour, 30, tzinfo=UTC)
+        for day in range(22, 32)
+        for hour in (0, 6, 7, 8, 22, 23)
+    ]
+
+    run_sweeps_at(*moments)
+
+    assert reminders() == [
+        (date(2026, 3, 23), datetime(2026, 3, 23, 8, 0, tzinfo=UTC), "sent"),  # 09:00 CET
+        (date(2026, 3, 25), datetime(2026, 3, 25, 8, 0, tzinfo=UTC), "sent"),
+        (date(2026, 3, 27), datetime(2026, 3, 27, 8, 0, tzinfo=UTC), "sent"),
+        (date(2026, 3, 30), datetime(2026, 3, 30, 7, 0, tzinfo=UTC), "sent"),  # 09:00 CEST
+        (date(2026, 4, 1), datetime(2026, 4, 1, 7, 0, tzinfo=UTC), "pending"),
+    ]
+    pushes = [r.json()["message"] for r in http.at(FCM_PATH)]
+    days = sorted(p["data"]["local_date"] for p in pushes if p["data"]["reminder"] == "dose")
+    assert days == ["2026-03-23", "2026-03-25", "2026-03-27", "2026-03-30"]  # once each
+
+
 def test_regenerating_the_schedule_never_resends(
     bob: Patient, clinician: User, bob_phone: Device, http: HttpServer
 ) -> None:

@@ -136,6 +136,16 @@ def test_decompression_bomb_is_refused_before_decoding_and_small_on_disk() -> No
     assert _refusal(bomb).code == "too_many_pixels"
 
 
+def test_pillows_decompression_bomb_warning_is_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pillow warns above MAX_IMAGE_PIXELS (89 MP by default) and raises at twice that. Our
+    # own limit (40 MP) normally refuses first; a deployment that raises max_pixels must
+    # still get Pillow's warning as a refusal, not a decoded 89+ MP image. Lowering Pillow's
+    # threshold lets a small image stand in for a huge one.
+    data = fx.jpeg_bytes((64, 48))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 48 - 1)  # warns, does not raise
+    assert _refusal(data, max_pixels=10**9).code == "too_many_pixels"
+
+
 def test_pixel_limit_is_inclusive_and_configurable() -> None:
     data = fx.jpeg_bytes((64, 48))
     assert validate(io.BytesIO(data), max_pixels=64 * 48) == "JPEG"
