@@ -271,7 +271,9 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_USERNAME_CALLABLE = "api.auth.axes_username"
 AXES_RESET_ON_SUCCESS = True
-AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # api.lockout counts these rows in its window
+AXES_HANDLER = "api.lockout.WindowedLockoutHandler"
+LOCKOUT_WINDOW = timedelta(minutes=15)  # AXES_FAILURE_LIMIT failures within it lock the account
 AXES_VERBOSE = False
 ACTIVATION_CODE_TTL = timedelta(days=14)
 

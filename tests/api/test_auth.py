@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from api.lockout import lock_ends_at
 from tests.conftest import PASSWORD
 from tracker.models import Patient, User
 
@@ -205,6 +206,45 @@ def test_a_successful_sign_in_resets_the_failure_count(nurse: User) -> None:
     for i in range(9):
         sign_in("nora@first.test", f"wrong-again-{i}")
     assert sign_in("nora@first.test", PASSWORD).status_code == 200
+
+
+def test_failures_spread_wider_than_the_window_do_not_lock(nurse: User) -> None:
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for i in range(12):  # one every 6 minutes: never 10 within 15 minutes
+            clock.move_to(start + timedelta(minutes=6 * i))
+            assert sign_in("nora@first.test", f"wrong-{i}").status_code == 401
+        assert sign_in("nora@first.test", PASSWORD).status_code == 200
+
+
+def test_ten_failures_within_the_window_lock_for_the_cool_off_from_the_tenth(
+    nurse: User,
+) -> None:
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for i in range(10):  # 10 failures over 13.5 minutes
+            clock.move_to(start + timedelta(minutes=1.5 * i))
+            sign_in("nora@first.test", f"wrong-{i}")
+        tenth = start + timedelta(minutes=13.5)
+        clock.move_to(tenth + timedelta(minutes=5))
+        for i in range(5):  # tries while locked neither count nor extend the lock
+            assert sign_in("nora@first.test", f"again-{i}").status_code == 429
+        clock.move_to(tenth + timedelta(minutes=14, seconds=59))
+        assert sign_in("nora@first.test", PASSWORD).status_code == 429
+        clock.move_to(tenth + timedelta(minutes=15))
+        assert sign_in("nora@first.test", PASSWORD).status_code == 200
+
+
+def test_lock_replay_counts_only_failures_inside_the_window_and_outside_a_lock() -> None:
+    t0 = timezone.now()
+    minutes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 20, 40, 41]
+    failures = [t0 + timedelta(minutes=m) for m in minutes]
+    ends, counted = lock_ends_at(
+        failures, limit=10, window=timedelta(minutes=15), cool_off=timedelta(minutes=15)
+    )
+    # Locked at minute 9 until 24; 12 and 20 fell inside the lock; 40 and 41 count.
+    assert ends == t0 + timedelta(minutes=24)
+    assert counted == 2
 
 
 # --- activation ------------------------------------------------------------------------------
