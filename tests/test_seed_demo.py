@@ -254,3 +254,11 @@ def test_cohort_is_built_once_and_grows_on_demand() -> None:
     assert authenticate(request, username="coh000060@cohort.example", password=PASSWORD)
     assert not DoseLog.objects.filter(fingerprint="").exists()
     assert not DoseLog.objects.filter(expected_dose_mg__isnull=True).exists()
+
+
+def test_building_a_cohort_shows_a_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "30 new patients" in _cohort(30)
+    progress = capsys.readouterr().err
+    assert "Cohort" in progress
+    assert "30/30" in progress  # the bar reached the end
+    assert "patient/s" in progress  # with its rate
