@@ -28,8 +28,15 @@ from api.v1.doses import DoseLogInput, dose_row, dose_values
 from api.v1.records import CheckInInput, CheckInOutput, alerts_since
 from tracker.jobs import patients_changed_once
 from tracker.models import CheckIn, DoseLog, LabResult, RegimenStep
-from tracker.services.errors import DomainError
-from tracker.services.records import check_in_record, dose_log_record, regimen_snapshot
+from tracker.services.errors import DomainConflict, DomainError
+from tracker.services.records import (
+    Pending,
+    Recorded,
+    check_in_prepare,
+    dose_log_prepare,
+    records_record_many,
+    regimen_snapshot,
+)
 
 MAX_BATCH = 500
 OVERLAP = timedelta(seconds=30)
@@ -159,14 +166,29 @@ class SyncApi(AuditedMixin, APIView):
         if sum(len(v) for v in batches.values()) > MAX_BATCH:
             raise ValidationError({"non_field_errors": [f"At most {MAX_BATCH} records a batch."]})
         results: list[dict[str, Any]] = []
+        prepared: list[tuple[int, Pending[Any]]] = []
         with transaction.atomic(), patients_changed_once(), regimen_snapshot():
-            for item in batches["dose_logs"]:
-                results.append(self._one("dose_log", item, DoseLogInput, dose_log_record))
-            for item in batches["check_ins"]:
-                results.append(self._one("check_in", item, CheckInInput, check_in_record))
+            for kind, key, serializer, prepare in (
+                ("dose_log", "dose_logs", DoseLogInput, dose_log_prepare),
+                ("check_in", "check_ins", CheckInInput, check_in_prepare),
+            ):
+                for item in batches[key]:
+                    outcome = self._prepare(kind, item, serializer, prepare)
+                    if isinstance(outcome, Pending):
+                        prepared.append((len(results), outcome))
+                        outcome = {"kind": kind, "client_id": item["client_id"]}
+                    results.append(outcome)
+            # Every valid record is stored in one pass (a few statements, not a few per
+            # record), each still idempotent on its client_id as if posted alone.
+            stored = records_record_many(patient=patient, pending=[p for _, p in prepared])
+            for (position, _), result in zip(prepared, stored, strict=True):
+                results[position] = {**results[position], **_outcome(result)}
         return Response({"results": results})
 
-    def _one(self, kind: str, item: Any, serializer: Any, service: Any) -> dict[str, Any]:
+    def _prepare(
+        self, kind: str, item: Any, serializer: Any, prepare: Any
+    ) -> Pending[Any] | dict[str, Any]:
+        """The record ready to store, or its result entry with the errors that refuse it."""
         client_id = item.get("client_id") if isinstance(item, dict) else None
         out: dict[str, Any] = {"kind": kind, "client_id": client_id}
         payload = serializer(data=item)
@@ -182,18 +204,24 @@ class SyncApi(AuditedMixin, APIView):
                 "errors": {"patient": ["You can only report for yourself."]},
             }
         try:
-            # Each service is one atomic block: nested in the batch's transaction it is a
-            # savepoint, so a refused record rolls back alone.
-            result = service(patient=patient, recorded_by=self.request.user, **data)
+            pending: Pending[Any] = prepare(patient=patient, recorded_by=self.request.user, **data)
         except DomainError as exc:
-            return {
-                **out,
-                "status": "error",
-                "code": exc.code,
-                "errors": exc.field_errors or {"non_field_errors": [exc.message]},
-            }
-        return {
-            **out,
-            "status": "created" if result.created else "duplicate",
-            "id": str(result.obj.public_id),
-        }
+            return {**out, **_error(exc)}
+        return pending
+
+
+def _error(exc: DomainError) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "code": exc.code,
+        "errors": exc.field_errors or {"non_field_errors": [exc.message]},
+    }
+
+
+def _outcome(result: Recorded[Any] | DomainConflict) -> dict[str, Any]:
+    if isinstance(result, DomainConflict):
+        return _error(result)
+    return {
+        "status": "created" if result.created else "duplicate",
+        "id": str(result.obj.public_id),
+    }

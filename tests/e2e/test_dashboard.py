@@ -142,6 +142,7 @@ def test_clinician_sees_every_chart_with_data(
         assert drawn > 0, f"chart {key} has no Chart.js instance or no data ({drawn})"
     expect(page.locator("table.calendar td.day")).to_have_count(84)
     expect(page.locator(".pill-watch")).to_contain_text("Taper watch")
+    assert_fits_the_width(page)
     page.screenshot(path=str(screenshots / "patient-1366x768.png"))
     page.screenshot(path=str(screenshots / "patient-full-1366.png"), full_page=True)
 
@@ -151,10 +152,21 @@ def test_clinician_sees_every_chart_with_data(
 
     tablet = new_page({"width": 820, "height": 1180})
     sign_in(tablet, live_server.url, clinician)
+    assert_fits_the_width(tablet)
     tablet.screenshot(path=str(screenshots / "queue-tablet-820x1180.png"))
     tablet.goto(f"{live_server.url}/dashboard/patients/{alice.public_id}/")
     expect(tablet.locator("canvas#chart-taper")).to_be_visible()
+    assert_fits_the_width(tablet)
     tablet.screenshot(path=str(screenshots / "patient-tablet-820x1180.png"))
+
+
+def assert_fits_the_width(page: Page) -> None:
+    """Usable without sideways scrolling: nothing wider than the viewport (tables may
+    scroll inside their own box, which does not widen the page)."""
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page is {overflow}px wider than the {page.viewport_size} view"
 
 
 def test_nurse_of_another_clinic_sees_none_of_these_patients(

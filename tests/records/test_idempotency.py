@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -492,6 +493,81 @@ def test_sync_push_refuses_more_than_500_records(client_for: ClientFor, alice: P
 
     assert_problem(response, 400)
     assert not DoseLog.objects.exists()
+
+
+def test_sync_push_treats_a_repeat_inside_one_batch_like_a_retry(
+    client_for: ClientFor, on_regimen: Patient
+) -> None:
+    client = client_for(on_regimen.user)
+    dose = dose_body(status="missed")
+    same_again = dict(dose)
+    reused = {**dose, "status": "skipped"}  # same client_id, other fields
+    check_in = check_in_body()
+
+    response = client.post(
+        SYNC,
+        {"dose_logs": [dose, same_again, reused], "check_ins": [check_in, check_in]},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["kind"] for r in results] == ["dose_log"] * 3 + ["check_in"] * 2  # in order
+    assert [r["status"] for r in results] == [
+        "created",
+        "duplicate",
+        "error",
+        "created",
+        "duplicate",
+    ]
+    assert results[0]["id"] == results[1]["id"]
+    assert results[3]["id"] == results[4]["id"]
+    assert results[2]["code"] == "client_id_reused"
+    assert DoseLog.objects.filter(patient=on_regimen).count() == 1
+    assert CheckIn.objects.filter(patient=on_regimen).count() == 1
+
+
+def _sync_statements(client: Any, records: int) -> int:
+    batch = {
+        "dose_logs": [
+            dose_body(status="taken", scheduled_date=str(days_ago(1 + i))) for i in range(records)
+        ]
+    }
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(SYNC, batch, format="json")
+    assert response.status_code == 200
+    assert {r["status"] for r in response.json()["results"]} == {"created"}
+    return len(ctx.captured_queries)
+
+
+def test_sync_push_runs_the_same_statements_for_5_or_50_records(
+    client_for: ClientFor, on_regimen: Patient
+) -> None:
+    client = client_for(on_regimen.user)
+    _sync_statements(client, 1)  # warm up (content types, the regimen's first read)
+    assert _sync_statements(client, 5) == _sync_statements(client, 50)
+    assert DoseLog.objects.filter(patient=on_regimen).count() == 56
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_overlapping_sync_batches_store_each_record_once(alice: Patient) -> None:
+    step(alice, days_ago(60))
+    batch = {
+        "dose_logs": [dose_body(scheduled_date=str(days_ago(1 + i))) for i in range(30)],
+        "check_ins": [check_in_body() for _ in range(3)],
+    }
+
+    responses = fire_at_once(alice.user, SYNC, batch, {})
+
+    assert {r.status_code for r in responses} == {200}, [r.content[:300] for r in responses]
+    by_record: dict[str, set[str]] = {}
+    for r in responses:
+        for result in r.json()["results"]:
+            assert result["status"] in {"created", "duplicate"}, result
+            by_record.setdefault(result["client_id"], set()).add(result["id"])
+    assert all(len(ids) == 1 for ids in by_record.values())  # every answer names one row
+    assert DoseLog.objects.filter(patient=alice).count() == 30
+    assert CheckIn.objects.filter(patient=alice).count() == 3
 
 
 # --- sync pull -------------------------------------------------------------------------------

@@ -50,6 +50,16 @@ class Recorded(Generic[M]):
     created: bool
 
 
+@dataclass(frozen=True)
+class Pending(Generic[M]):
+    """A validated phone record, ready to be stored idempotently on (patient, client_id)."""
+
+    model: type[M]
+    client_id: UUID
+    digest: str
+    fields: dict[str, Any]
+
+
 def fingerprint(data: dict[str, Any]) -> str:
     """A stable hash of submitted fields (Decimals and dates as text, keys sorted)."""
     canonical = json.dumps(data, sort_keys=True, default=_canonical, separators=(",", ":"))
@@ -64,6 +74,14 @@ def _canonical(value: Any) -> str:
     if isinstance(value, date | UUID):
         return str(value)
     raise TypeError(type(value).__name__)
+
+
+def _replay(existing: Any, digest: str) -> Recorded[Any]:
+    if existing.fingerprint != digest:
+        raise DomainConflict(
+            "This client_id was already used for a different record.", code="client_id_reused"
+        )
+    return Recorded(existing, False)
 
 
 def _idempotent_create(
@@ -82,11 +100,70 @@ def _idempotent_create(
             existing = model.objects.filter(patient=patient, client_id=client_id).first()  # type: ignore[attr-defined]
             if existing is None:
                 raise
-    if existing.fingerprint != digest:
-        raise DomainConflict(
-            "This client_id was already used for a different record.", code="client_id_reused"
-        )
-    return Recorded(existing, False)
+    return _replay(existing, digest)
+
+
+@transaction.atomic
+def records_record_many(
+    *, patient: Patient, pending: list[Pending[Any]]
+) -> list[Recorded[Any] | DomainConflict]:
+    """Store a batch of prepared records of one patient (sync push), each idempotent on its
+    client_id exactly as if posted alone and in order: a stored or earlier-in-the-batch
+    client_id with the same fields is a duplicate, with other fields a DomainConflict
+    (returned in its place, not raised: one bad record never fails the others).
+
+    A fixed number of statements per model, not per record: one read of the client_ids
+    already stored and one multi-row INSERT. If a concurrent request stores one of them in
+    between, the INSERT is rolled back and those records are stored one at a time instead.
+    Marks the patient changed once if anything was created.
+    """
+    results: list[Recorded[Any] | DomainConflict | None] = [None] * len(pending)
+    by_model: dict[type[Model], list[int]] = {}
+    for i, p in enumerate(pending):
+        by_model.setdefault(p.model, []).append(i)
+    created = False
+    for model, positions in by_model.items():
+        ids = {pending[i].client_id for i in positions}
+        known: dict[UUID, Any] = {
+            o.client_id: o
+            for o in model.objects.filter(patient=patient, client_id__in=ids)  # type: ignore[attr-defined]
+        }
+        new: list[tuple[int, Any]] = []
+        for i in positions:
+            p = pending[i]
+            if p.client_id in known:
+                try:
+                    results[i] = _replay(known[p.client_id], p.digest)
+                except DomainConflict as exc:
+                    results[i] = exc
+                continue
+            obj = model(patient=patient, client_id=p.client_id, fingerprint=p.digest, **p.fields)
+            known[p.client_id] = obj  # a later copy in the batch is a duplicate of this one
+            new.append((i, obj))
+        if not new:
+            continue
+        try:
+            with transaction.atomic():
+                model.objects.bulk_create([obj for _, obj in new])  # type: ignore[attr-defined]
+            for i, obj in new:
+                results[i] = Recorded(obj, True)
+        except IntegrityError:
+            for i, _ in new:
+                p = pending[i]
+                try:
+                    results[i] = _idempotent_create(
+                        model,
+                        patient=patient,
+                        client_id=p.client_id,
+                        digest=p.digest,
+                        fields=p.fields,
+                    )
+                except DomainConflict as exc:
+                    results[i] = exc
+        created = True
+    if created:
+        patient_changed(patient.pk)
+    return [r for r in results if r is not None]  # every position was filled above
 
 
 def current_steps(patient: Patient) -> list[RegimenStep]:
@@ -241,24 +318,34 @@ def _check_dose_date(patient: Patient, data: dict[str, Any]) -> None:
         )
 
 
+def dose_log_prepare(
+    *, patient: Patient, recorded_by: User, client_id: UUID, **data: Any
+) -> Pending[DoseLog]:
+    """Validate a dose log and work out what is stored (the expected dose of that day)."""
+    _check_dose_date(patient, data)
+    digest = fingerprint({"client_id": client_id, **data})
+    fields = _dose_fields(patient, data)
+    return Pending(DoseLog, client_id, digest, {**fields, "recorded_by": recorded_by})
+
+
+def _record_one(patient: Patient, p: Pending[M]) -> Recorded[M]:
+    result = _idempotent_create(
+        p.model, patient=patient, client_id=p.client_id, digest=p.digest, fields=p.fields
+    )
+    if result.created:
+        patient_changed(patient.pk)
+    return result
+
+
 @transaction.atomic
 def dose_log_record(
     *, patient: Patient, recorded_by: User, client_id: UUID, **data: Any
 ) -> Recorded[DoseLog]:
     """Record what happened to a scheduled dose. Idempotent on (patient, client_id)."""
-    _check_dose_date(patient, data)
-    digest = fingerprint({"client_id": client_id, **data})
-    fields = _dose_fields(patient, data)
-    result = _idempotent_create(
-        DoseLog,
-        patient=patient,
-        client_id=client_id,
-        digest=digest,
-        fields={**fields, "recorded_by": recorded_by},
+    pending = dose_log_prepare(
+        patient=patient, recorded_by=recorded_by, client_id=client_id, **data
     )
-    if result.created:
-        patient_changed(patient.pk)
-    return result
+    return _record_one(patient, pending)
 
 
 @transaction.atomic
@@ -336,6 +423,16 @@ def check_in_record(
     *, patient: Patient, recorded_by: User, client_id: UUID, **data: Any
 ) -> Recorded[CheckIn]:
     """Record a weekly check-in. Idempotent on (patient, client_id)."""
+    pending = check_in_prepare(
+        patient=patient, recorded_by=recorded_by, client_id=client_id, **data
+    )
+    return _record_one(patient, pending)
+
+
+def check_in_prepare(
+    *, patient: Patient, recorded_by: User, client_id: UUID, **data: Any
+) -> Pending[CheckIn]:
+    """Validate a check-in, grade its PRO-CTCAE items, and fix its local date."""
     if data["answered_at"] > timezone.now() + timedelta(minutes=5):
         raise DomainError(
             "answered_at is in the future.",
@@ -352,12 +449,7 @@ def check_in_record(
     fields["symptoms"] = grade_symptoms(list(data.get("symptoms") or []))
     fields["lesion_areas"] = sorted(set(data.get("lesion_areas") or []))
     fields["local_date"] = schedules.local_date(data["answered_at"], patient.timezone)
-    result = _idempotent_create(
-        CheckIn, patient=patient, client_id=client_id, digest=digest, fields=fields
-    )
-    if result.created:
-        patient_changed(patient.pk)
-    return result
+    return Pending(CheckIn, client_id, digest, fields)
 
 
 # --- Labs and CLASI -------------------------------------------------------------------------
