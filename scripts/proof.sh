@@ -10,7 +10,7 @@
 # 2. The load proof, `python -m benchmarks.load.run_load` (docs/security.md section 5):
 #    capacity ramp, half capacity for 5 minutes, 150 % for 60 s, recovery. PROOF_LOAD=0
 #    skips it.
-# 3. `python -m benchmarks.run_all` when that module exists (docs/performance.md);
+# 3. `scripts/bench.sh` (benchmarks.run_all) when that module exists (docs/performance.md);
 #    PROOF_BENCH=0 skips it.
 # 4. The table of fault figures, and the status of each part.
 #
@@ -57,8 +57,8 @@ fi
 
 bench_rc="-"
 if [ -f benchmarks/run_all.py ] && [ "${PROOF_BENCH:-1}" != 0 ]; then
-  echo "== benchmarks (python -m benchmarks.run_all)"
-  python -m benchmarks.run_all
+  echo "== benchmarks (scripts/bench.sh: installs wrk when it can, then benchmarks.run_all)"
+  bash scripts/bench.sh
   bench_rc=$?
 fi
 rm -rf "var/proof/tmp-$stamp"

@@ -32,13 +32,14 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2):
     pytest.fail(f"condition not met within {timeout}s")
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture
 def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen]:
-    """Start `celery worker` on the test database; stop it when this package's tests end.
+    """Start `celery worker` on the test database for one test; stop it before the test's
+    tables are truncated.
 
-    Not session-wide: alive during later transactional tests, the worker would evaluate
-    the patients they commit while pytest-django truncates the tables between tests, and
-    the truncation fails on the worker's row locks.
+    Never longer-lived: a worker alive during a later transactional test evaluates the
+    patients that test commits (and sends their deliveries) while pytest-django truncates
+    the tables after it, and the TRUNCATE deadlocks with the worker's row locks.
     """
     redis.Redis.from_url(_redis_url()).flushdb()
     db = settings.DATABASES["default"]
