@@ -35,7 +35,7 @@ TRANSITIONS: list[tuple[float, str]] = []
 """(wall time, stage) when each stage began: a request belongs to the stage it started in."""
 RECORDS: list[tuple[float, float, int, str, str]] = []
 _patients = itertools.cycle(SEED["patients"])
-AREAS = ["face", "scalp", "ears", "nose", "neck", "chest", "back", "arms", "hands"]
+AREAS = ["face", "scalp", "ears", "nose", "v_neck", "chest", "back", "arms", "hands"]  # CLASI codes
 
 
 def _jpegs(count: int = 64) -> list[bytes]:

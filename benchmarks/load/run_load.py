@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -214,6 +215,10 @@ def stage_figures(rows: list[Row], stage: str, duration: float, offered: float |
         "p99_ms": pct(lat, 0.99),
         "max_ms": round(max(lat), 1) if lat else None,
         "client_4xx": sum(1 for r in served if 400 <= r.status < 500),
+        # Which requests were refused, so a 4xx in the report can be explained.
+        "client_4xx_by": dict(
+            Counter(f"{r.name} {r.status}" for r in served if 400 <= r.status < 500)
+        ),
         "errors_5xx": len(errors),
         "shed_503_429": len(shed),
         "shed_p95_ms": pct([r.ms for r in shed], 0.95),
@@ -573,6 +578,9 @@ def print_table(result: dict[str, Any]) -> None:
         f"{cell(a['max_queued_tasks'])} tasks"
     )
     print(f"overload refusals answered in p95 {cell(result['overload']['shed_p95_ms'])} ms")
+    for stage in ("steady", "overload", "recovery"):
+        if result[stage].get("client_4xx_by"):
+            print(f"{stage}: 4xx answers by request and status: {result[stage]['client_4xx_by']}")
     r = result["recovery"]
     print(
         f"recovery: p95 of its second half {cell(r['tail_p95_ms'])} ms (normal: <= "
