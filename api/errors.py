@@ -66,8 +66,20 @@ class DatabaseUnavailable(exceptions.APIException):
 
 # Seconds a client should wait before retrying after a database outage (a restart takes a few).
 DATABASE_RETRY_AFTER = "5"
-# Connection-level failures only: an IntegrityError or a DataError is a bug or bad input.
-_DATABASE_DOWN = (OperationalError, InterfaceError)
+# Server going away (admin shutdown, crash, cannot connect now) and connection exceptions.
+_DOWN_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def database_down(exc: BaseException | None) -> bool:
+    """True for a lost or refused database connection only: a statement timeout, a deadlock
+    or a constraint is a 500 (a bug or a slow query to fix), not "retry in a moment"."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    # None: the driver itself found the connection closed or could not open one.
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _DOWN_SQLSTATES
 
 
 class Unprocessable(exceptions.APIException):
@@ -120,7 +132,7 @@ class ProblemHandler(ExceptionHandler):
         # The json module recurses per nesting level: "[[[[...]]]]" is bad input, not a bug.
         if isinstance(exc, RecursionError) and "JSON" in str(exc):
             return exceptions.ParseError("JSON parse error - the document is nested too deeply.")
-        if isinstance(exc, _DATABASE_DOWN):
+        if database_down(exc):
             return DatabaseUnavailable()
         return super().convert_known_exceptions(exc)
 
@@ -157,7 +169,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 def server_error(request: HttpRequest) -> JsonResponse:
     # Django calls this while handling the exception, so it is still sys.exception(): a
     # database that went away outside a DRF view (the audit insert, a session) is a 503 too.
-    if isinstance(sys.exception(), _DATABASE_DOWN):
+    if database_down(sys.exception()):
         response = _django_problem(
             request, 503, DatabaseUnavailable.default_code, str(DatabaseUnavailable.default_detail)
         )

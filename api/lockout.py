@@ -100,6 +100,19 @@ class WindowedLockoutHandler(AxesDatabaseHandler):  # type: ignore[misc]
             AccessFailureLog.objects.filter(username=username).delete()
         return int(super().reset_user_attempts(request, credentials))
 
+    def remove_out_of_limit_failure_logs(self, *, username: str, limit: int | None = None) -> int:
+        """Keep the newest rows of an account (axes deletes arbitrary ones: its model has no
+        ordering), so a flood of attempts can never drop the failures that hold a lock."""
+        keep = limit if limit is not None else settings.AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT
+        rows = AccessFailureLog.objects.filter(username=username)
+        edge = list(
+            rows.order_by("-attempt_time").values_list("attempt_time", flat=True)[keep : keep + 1]
+        )
+        if not edge:
+            return 0
+        count, _ = rows.filter(attempt_time__lte=edge[0]).delete()
+        return int(count)
+
     def reset_attempts(
         self,
         *,
@@ -107,9 +120,12 @@ class WindowedLockoutHandler(AxesDatabaseHandler):  # type: ignore[misc]
         username: str | None = None,
         ip_or_username: bool = False,
     ) -> int:
-        """axes.utils.reset (a token sign-in that succeeded, or an admin's reset)."""
+        """axes.utils.reset / `manage.py axes_reset` (a token sign-in that succeeded, or an
+        admin's reset): the failure log goes with the attempts it counted."""
         if username:
             AccessFailureLog.objects.filter(username=username).delete()
+        elif not ip_address:
+            AccessFailureLog.objects.all().delete()  # reset everyone
         return int(
             super().reset_attempts(
                 ip_address=ip_address, username=username, ip_or_username=ip_or_username

@@ -63,15 +63,23 @@ _TIME_BASED = {code: rule for code, rule in RULES.items() if code in TIME_BASED_
 
 
 def _findings(
-    patient: Patient, timeline: object, thresholds: Thresholds, *, time_based_only: bool
+    patient: Patient,
+    timeline: object,
+    thresholds: Thresholds,
+    *,
+    now: datetime,
+    time_based_only: bool,
+    failed: set[int],
 ) -> list[Finding]:
-    today = local_date(timezone.now(), patient.timezone)
+    today = local_date(now, patient.timezone)
     rules = _TIME_BASED if time_based_only else RULES
     try:
         return evaluate(timeline, today, thresholds, rules=rules)  # type: ignore[arg-type]
     except EvaluationError as exc:
-        # One broken rule must not hide the others' alerts; the error is logged loudly.
+        # One broken rule must not hide the others' alerts; the error is logged loudly, and
+        # the patient stays due, so a fixed rule runs for them on the next sweep.
         logger.error("rule errors for patient %s: %s", patient.pk, exc)
+        failed.add(patient.pk)
         return exc.findings
 
 
@@ -93,18 +101,24 @@ def patients_evaluate(patient_ids: Sequence[int]) -> Outcome:
     )
     timelines = timelines_load(patients, without_symptoms=unchanged)
     thresholds = _thresholds(p.clinic_id for p in patients)
+    # One clock for the whole batch: the local date the rules see and the midnight after
+    # which the patient is due again must come from the same instant.
+    now = timezone.now()
+    failed: set[int] = set()
     findings = {
         p.pk: _findings(
             p,
             timelines[p.pk],
             thresholds.get(p.clinic_id, Thresholds()),
+            now=now,
             time_based_only=p.pk in unchanged,
+            failed=failed,
         )
         for p in patients
     }
     _upsert(patients, findings, outcome)
     # Under our row locks change_seq cannot move, so F("change_seq") is what we evaluated.
-    _mark_evaluated(patients, timezone.now())
+    _mark_evaluated(patients, now, failed=failed)
     outcome.evaluated = len(patients)
     return outcome
 
@@ -120,14 +134,17 @@ def next_local_midnight(moment: datetime, tz: str) -> datetime:
     return datetime.combine(tomorrow, time.min, tzinfo=zone).astimezone(UTC)
 
 
-def _mark_evaluated(patients: list[Patient], now: datetime) -> None:
+def _mark_evaluated(patients: list[Patient], now: datetime, *, failed: set[int]) -> None:
     """One UPDATE for the batch: the change_seq evaluated, and when each patient's local
-    date next changes (the earliest moment a time-based rule can give another answer)."""
+    date next changes (the earliest moment a time-based rule can give another answer).
+    Patients for whom a rule raised get no such moment: they stay due."""
     zones = sorted({p.timezone for p in patients})
+    stay_due = [When(pk__in=sorted(failed), then=Value(None))] if failed else []
     Patient.objects.filter(pk__in=[p.pk for p in patients]).update(
         evaluated_seq=F("change_seq"),
         evaluated_at=now,
         evaluate_after=Case(
+            *stay_due,
             *(When(timezone=tz, then=Value(next_local_midnight(now, tz))) for tz in zones),
             output_field=DateTimeField(),
         ),

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from tracker.detection.thresholds import ThresholdError, Thresholds
-from tracker.jobs import clinic_patients_changed
+from tracker.jobs import clinic_patients_changed, patient_changed
 from tracker.models import (
     AuditEvent,
     CareTeamAssignment,
@@ -67,6 +67,11 @@ class PatientAdmin(admin.ModelAdmin):
     readonly_fields = ["public_id", "changed_at", "evaluated_at", "activation_expires_at"]
     inlines = [CareTeamInline]
 
+    def save_model(self, request: Any, obj: Patient, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:  # any edit may change what the rules conclude: re-evaluate after commit
+            patient_changed(obj.pk)
+
 
 class ClinicRuleSettingsForm(forms.ModelForm):
     class Meta:
@@ -95,6 +100,16 @@ class ClinicRuleSettingsAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         # New thresholds can change findings on unchanged data: re-evaluate the whole clinic.
         clinic_patients_changed(obj.clinic_id)
+
+    def delete_model(self, request: Any, obj: ClinicRuleSettings) -> None:
+        super().delete_model(request, obj)
+        clinic_patients_changed(obj.clinic_id)  # back to the defaults
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        clinics = list(queryset.values_list("clinic_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for clinic_id in clinics:
+            clinic_patients_changed(clinic_id)
 
     @admin.display(description="Published defaults")
     def defaults(self, obj: ClinicRuleSettings) -> str:

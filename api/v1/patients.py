@@ -163,15 +163,10 @@ class PatientViewSet(
 
     @extend_schema(request=PatientUpdateInput, responses=PatientOutput)
     def partial_update(self, request: Request, id: str | None = None) -> Response:
-        from tracker.services.patients import validate_timezone
+        from tracker.services.patients import patient_update
 
         patient = self.get_object()
         payload = PatientUpdateInput(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        if "timezone" in data:
-            validate_timezone(data["timezone"])
-        for field, value in data.items():
-            setattr(patient, field, value)
-        patient.save(update_fields=[*data.keys()] or None)
+        patient = patient_update(patient=patient, **payload.validated_data)
         return Response(PatientOutput(patient).data)

@@ -186,6 +186,10 @@ CELERY_BEAT_SCHEDULE = {
     "photo-sweep": {"task": "tracker.tasks.photos_sweep_task", "schedule": 300.0},
     "orphan-files-sweep": {"task": "tracker.tasks.orphan_files_sweep_task", "schedule": 3600.0},
     "idempotency-purge": {"task": "api.tasks.idempotency_purge_task", "schedule": 3600.0},
+    "sign-in-failures-purge": {
+        "task": "api.tasks.sign_in_failures_purge_task",
+        "schedule": 3600.0,
+    },
     "deliveries-sweep": {"task": "notifications.tasks.deliveries_sweep_task", "schedule": 60.0},
     "escalation-sweep": {"task": "notifications.tasks.escalation_sweep_task", "schedule": 60.0},
     "reminders-sweep": {"task": "notifications.tasks.reminders_sweep_task", "schedule": 300.0},

@@ -5,16 +5,20 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import jwt
 import time_machine
+from axes.models import AccessFailureLog
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.lockout import lock_ends_at
+from api.tasks import sign_in_failures_purge_task
 from tests.conftest import PASSWORD
 from tracker.models import Patient, User
 
@@ -233,6 +237,35 @@ def test_ten_failures_within_the_window_lock_for_the_cool_off_from_the_tenth(
         assert sign_in("nora@first.test", PASSWORD).status_code == 429
         clock.move_to(tenth + timedelta(minutes=15))
         assert sign_in("nora@first.test", PASSWORD).status_code == 200
+
+
+def test_a_flood_of_tries_while_locked_never_lifts_the_lock(nurse: User, settings: Any) -> None:
+    settings.AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 12  # the flood overflows the log
+    for i in range(10):
+        sign_in("nora@first.test", f"wrong-{i}")
+    for i in range(30):
+        assert sign_in("nora@first.test", f"flood-{i}").status_code == 429
+    assert AccessFailureLog.objects.filter(username="nora@first.test").count() <= 13
+    assert sign_in("nora@first.test", PASSWORD).status_code == 429
+
+
+def test_an_admin_reset_of_everyone_unlocks_the_account(nurse: User) -> None:
+    for i in range(10):
+        sign_in("nora@first.test", f"wrong-{i}")
+    assert sign_in("nora@first.test", PASSWORD).status_code == 429
+    call_command("axes_reset", stdout=StringIO())
+    assert sign_in("nora@first.test", PASSWORD).status_code == 200
+
+
+def test_failed_sign_ins_older_than_a_day_are_purged(nurse: User) -> None:
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for i in range(3):
+            sign_in("nora@first.test", f"wrong-{i}")
+        clock.move_to(start + timedelta(days=1, minutes=1))
+        sign_in("nora@first.test", "wrong-today")
+        assert sign_in_failures_purge_task() == 3
+    assert AccessFailureLog.objects.filter(username="nora@first.test").count() == 1
 
 
 def test_lock_replay_counts_only_failures_inside_the_window_and_outside_a_lock() -> None:

@@ -11,10 +11,11 @@ import uuid
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from api.errors import database_down
 from tracker.models import DoseLog, Patient
 
 
@@ -60,3 +61,15 @@ def test_a_lost_database_connection_is_a_503_problem_with_retry_after(
     assert client.get("/api/v1/me/").status_code == 200
     # Nothing half-written was left.
     assert not DoseLog.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_statement_timeout_is_a_server_error_not_unavailable() -> None:
+    """A slow query is a bug to fix, not a database that is away: no retry advice."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 1")
+        with pytest.raises(OperationalError) as info:
+            cursor.execute("SELECT pg_sleep(1)")
+    assert info.value.__cause__.sqlstate == "57014"
+    assert not database_down(info.value)
+    assert database_down(InterfaceError("connection already closed"))

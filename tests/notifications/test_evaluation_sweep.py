@@ -252,3 +252,21 @@ def test_an_alert_rolled_back_takes_its_deliveries_and_their_tasks_with_it(
     assert published == []  # no dispatch task for rows that never committed
     patient.refresh_from_db()
     assert patient.change_seq > patient.evaluated_seq  # still due: the sweep tries again
+
+
+def test_setting_reproductive_potential_raises_the_pregnancy_alerts_at_once(
+    clinic, clinician, nurse, client_for
+):
+    patient = make_patient("rp@sweep.test", clinic, mrn="RP1", reproductive_potential=False)
+    _history(patient, clinician)  # on treatment for 30 days, no pregnancy test on file
+    evaluation_sweep()
+    assert not Alert.objects.filter(patient=patient, rule="pregnancy_risk").exists()
+
+    response = client_for(clinician).patch(
+        f"/api/v1/patients/{patient.public_id}/", {"reproductive_potential": True}, format="json"
+    )
+    assert response.status_code == 200, response.content
+
+    outcome = evaluation_sweep()  # the same day: due because a field the rules read changed
+    assert outcome.evaluated == 1
+    assert Alert.objects.filter(patient=patient, rule="pregnancy_risk").exists()

@@ -552,10 +552,10 @@ def test_sync_push_runs_the_same_statements_for_5_or_50_records(
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_overlapping_sync_batches_store_each_record_once(alice: Patient) -> None:
     step(alice, days_ago(60))
-    batch = {
-        "dose_logs": [dose_body(scheduled_date=str(days_ago(1 + i))) for i in range(30)],
-        "check_ins": [check_in_body() for _ in range(3)],
-    }
+    doses = [dose_body(scheduled_date=str(days_ago(1 + i))) for i in range(30)]
+    check_ins = [check_in_body() for _ in range(3)]
+    # Repeats inside the batch too: after a lost race they must still name the stored row.
+    batch = {"dose_logs": [*doses, doses[0], doses[7]], "check_ins": [*check_ins, check_ins[1]]}
 
     responses = fire_at_once(alice.user, SYNC, batch, {})
 
@@ -566,6 +566,9 @@ def test_concurrent_overlapping_sync_batches_store_each_record_once(alice: Patie
             assert result["status"] in {"created", "duplicate"}, result
             by_record.setdefault(result["client_id"], set()).add(result["id"])
     assert all(len(ids) == 1 for ids in by_record.values())  # every answer names one row
+    stored = {str(i) for i in DoseLog.objects.values_list("public_id", flat=True)}
+    stored |= {str(i) for i in CheckIn.objects.values_list("public_id", flat=True)}
+    assert set().union(*by_record.values()) == stored  # ... and that row exists
     assert DoseLog.objects.filter(patient=alice).count() == 30
     assert CheckIn.objects.filter(patient=alice).count() == 3
 

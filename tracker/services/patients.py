@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tracker.jobs import patient_changed
 from tracker.models import CareTeamAssignment, Patient, StaffMembership, User
 from tracker.services.errors import DomainConflict, DomainError
 
@@ -165,3 +166,25 @@ def patient_activate(*, email: str, activation_code: str, password: str) -> User
         patient.status = Patient.Status.ACTIVE
     patient.save(update_fields=["activation_code_hash", "activation_expires_at", "status"])
     return user
+
+
+# Fields the detection rules read: a change re-evaluates the patient at once, as new data does.
+_RULE_FIELDS = frozenset({"status", "timezone", "irregular_cycles", "reproductive_potential"})
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, **fields: object) -> Patient:
+    """Change a patient's follow-up settings (status, time zone, cycles, reproductive
+    potential). A change of any field a rule reads marks the patient changed, so the
+    evaluation runs after commit (a nurse who sets reproductive potential gets the
+    pregnancy-test alerts now, not at the patient's next midnight)."""
+    if "timezone" in fields:
+        validate_timezone(str(fields["timezone"]))
+    changed = [name for name, value in fields.items() if getattr(patient, name) != value]
+    for name in changed:
+        setattr(patient, name, fields[name])
+    if changed:
+        patient.save(update_fields=changed)
+        if _RULE_FIELDS.intersection(changed):
+            patient_changed(patient.pk)
+    return patient

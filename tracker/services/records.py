@@ -121,34 +121,34 @@ def records_record_many(
     by_model: dict[type[Model], list[int]] = {}
     for i, p in enumerate(pending):
         by_model.setdefault(p.model, []).append(i)
-    created = False
     for model, positions in by_model.items():
         ids = {pending[i].client_id for i in positions}
-        known: dict[UUID, Any] = {
+        stored: dict[UUID, Any] = {
             o.client_id: o
             for o in model.objects.filter(patient=patient, client_id__in=ids)  # type: ignore[attr-defined]
         }
-        new: list[tuple[int, Any]] = []
+        new: dict[UUID, Any] = {}  # first copy in the batch of each client_id not stored yet
+        unsaved: list[int] = []  # positions answered by a row of `new` (first copies, repeats)
         for i in positions:
             p = pending[i]
-            if p.client_id in known:
-                try:
-                    results[i] = _replay(known[p.client_id], p.digest)
-                except DomainConflict as exc:
-                    results[i] = exc
+            if p.client_id in stored:
+                results[i] = _replay_or_conflict(stored[p.client_id], p.digest)
                 continue
-            obj = model(patient=patient, client_id=p.client_id, fingerprint=p.digest, **p.fields)
-            known[p.client_id] = obj  # a later copy in the batch is a duplicate of this one
-            new.append((i, obj))
+            if p.client_id not in new:
+                new[p.client_id] = model(
+                    patient=patient, client_id=p.client_id, fingerprint=p.digest, **p.fields
+                )
+            unsaved.append(i)
         if not new:
             continue
         try:
             with transaction.atomic():
-                model.objects.bulk_create([obj for _, obj in new])  # type: ignore[attr-defined]
-            for i, obj in new:
-                results[i] = Recorded(obj, True)
+                model.objects.bulk_create(list(new.values()))  # type: ignore[attr-defined]
         except IntegrityError:
-            for i, _ in new:
+            # A concurrent request stored one of these client_ids after our read: the
+            # savepoint is rolled back, and each record (repeats too, in order) takes the
+            # one-at-a-time path, which reads the winner's row.
+            for i in unsaved:
                 p = pending[i]
                 try:
                     results[i] = _idempotent_create(
@@ -160,10 +160,27 @@ def records_record_many(
                     )
                 except DomainConflict as exc:
                     results[i] = exc
-        created = True
-    if created:
+            continue
+        first: set[UUID] = set()
+        for i in unsaved:
+            p = pending[i]
+            obj = new[p.client_id]
+            if p.client_id in first:
+                results[i] = _replay_or_conflict(obj, p.digest)
+            else:
+                first.add(p.client_id)
+                results[i] = Recorded(obj, True)
+    done = [r for r in results if r is not None]  # every position was filled above
+    if any(isinstance(r, Recorded) and r.created for r in done):
         patient_changed(patient.pk)
-    return [r for r in results if r is not None]  # every position was filled above
+    return done
+
+
+def _replay_or_conflict(existing: Any, digest: str) -> Recorded[Any] | DomainConflict:
+    try:
+        return _replay(existing, digest)
+    except DomainConflict as exc:
+        return exc
 
 
 def current_steps(patient: Patient) -> list[RegimenStep]:
