@@ -270,3 +270,24 @@ def test_setting_reproductive_potential_raises_the_pregnancy_alerts_at_once(
     outcome = evaluation_sweep()  # the same day: due because a field the rules read changed
     assert outcome.evaluated == 1
     assert Alert.objects.filter(patient=patient, rule="pregnancy_risk").exists()
+
+
+def test_deleting_a_clinics_thresholds_re_evaluates_it_with_the_defaults(
+    client, clinic, clinician, nurse, django_user_model
+):
+    patient = _patients(clinic, clinician, 1, 0)[0]
+    _anc(patient, nurse, "1.7")
+    rules = ClinicRuleSettings.objects.create(clinic=clinic, overrides={"anc_warning": "1.8"})
+    evaluation_sweep()
+    alert = Alert.objects.get(patient=patient, rule="cytopenia")  # 1.7 < 1.8
+    alert.status = Alert.Status.RESOLVED
+    alert.save()
+
+    admin = django_user_model.objects.create_superuser("root@first.test", "pw-for-admin-42")
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:tracker_clinicrulesettings_delete", args=[rules.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302, response.content[:500]
+
+    assert evaluation_sweep().evaluated == 1  # same day, but the clinic's rules changed
