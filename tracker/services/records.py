@@ -76,9 +76,11 @@ def _canonical(value: Any) -> str:
     raise TypeError(type(value).__name__)
 
 
-def _replay(existing: Any, digest: str) -> Recorded[Any]:
+def _replay(existing: Any, digest: str) -> Recorded[Any] | DomainConflict:
+    """The answer to a record whose client_id is stored already: a duplicate, or a conflict
+    when the fields differ (silently keeping either version would corrupt the record)."""
     if existing.fingerprint != digest:
-        raise DomainConflict(
+        return DomainConflict(
             "This client_id was already used for a different record.", code="client_id_reused"
         )
     return Recorded(existing, False)
@@ -100,7 +102,10 @@ def _idempotent_create(
             existing = model.objects.filter(patient=patient, client_id=client_id).first()  # type: ignore[attr-defined]
             if existing is None:
                 raise
-    return _replay(existing, digest)
+    result = _replay(existing, digest)
+    if isinstance(result, DomainConflict):
+        raise result
+    return result
 
 
 @transaction.atomic
@@ -128,16 +133,18 @@ def records_record_many(
             for o in model.objects.filter(patient=patient, client_id__in=ids)  # type: ignore[attr-defined]
         }
         new: dict[UUID, Any] = {}  # first copy in the batch of each client_id not stored yet
+        firsts: set[int] = set()  # the positions of those first copies
         unsaved: list[int] = []  # positions answered by a row of `new` (first copies, repeats)
         for i in positions:
             p = pending[i]
             if p.client_id in stored:
-                results[i] = _replay_or_conflict(stored[p.client_id], p.digest)
+                results[i] = _replay(stored[p.client_id], p.digest)
                 continue
             if p.client_id not in new:
                 new[p.client_id] = model(
                     patient=patient, client_id=p.client_id, fingerprint=p.digest, **p.fields
                 )
+                firsts.add(i)
             unsaved.append(i)
         if not new:
             continue
@@ -161,26 +168,13 @@ def records_record_many(
                 except DomainConflict as exc:
                     results[i] = exc
             continue
-        first: set[UUID] = set()
         for i in unsaved:
-            p = pending[i]
-            obj = new[p.client_id]
-            if p.client_id in first:
-                results[i] = _replay_or_conflict(obj, p.digest)
-            else:
-                first.add(p.client_id)
-                results[i] = Recorded(obj, True)
+            obj = new[pending[i].client_id]
+            results[i] = Recorded(obj, True) if i in firsts else _replay(obj, pending[i].digest)
     done = [r for r in results if r is not None]  # every position was filled above
     if any(isinstance(r, Recorded) and r.created for r in done):
         patient_changed(patient.pk)
     return done
-
-
-def _replay_or_conflict(existing: Any, digest: str) -> Recorded[Any] | DomainConflict:
-    try:
-        return _replay(existing, digest)
-    except DomainConflict as exc:
-        return exc
 
 
 def current_steps(patient: Patient) -> list[RegimenStep]:
